@@ -1,0 +1,302 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Result tells what Append did with a batch.
+type Result struct {
+	// First and Last are the ledger sequences given to the stored records;
+	// both are 0 when nothing was stored.
+	First, Last uint64
+
+	// Events and Snapshots count the records stored.
+	Events, Snapshots int
+
+	// DuplicateEvents and DuplicateSnapshots hold the indexes, in the
+	// batch's slices, of records skipped because they were already stored.
+	DuplicateEvents, DuplicateSnapshots []int
+}
+
+// Append validates every record of b, then writes the records that are not
+// already stored, their indexes, the checkpoints and the covered ranges in
+// one Pebble batch, all or nothing. When Append returns nil the batch is
+// synced to disk. Concurrent calls share fsyncs.
+//
+// An event already stored under the same id, or without an id under the same
+// content hash, is skipped and counted, and so is a snapshot already stored
+// under the same id. Append computes each record's content hash from its
+// payload; a non-zero Hash that disagrees is refused.
+func (l *Ledger) Append(b *Batch) (Result, error) {
+	if err := validateBatch(b); err != nil {
+		return Result{}, err
+	}
+	if err := l.acquire(); err != nil {
+		return Result{}, err
+	}
+	defer l.release()
+	if l.opts.ReadOnly {
+		return Result{}, fmt.Errorf("ledger: append: %w", pebble.ErrReadOnly)
+	}
+
+	pb, res, err := l.prepareAndApply(b)
+	if err != nil {
+		return Result{}, err
+	}
+
+	// Wait for the WAL sync outside the lock: batches applied meanwhile join
+	// the same fsync.
+	if err := pb.SyncWait(); err != nil {
+		l.mu.Lock()
+		l.failed = err
+		l.mu.Unlock()
+		l.log.Error("sync failed; refusing further appends", "error", err)
+		return Result{}, fmt.Errorf("ledger: sync: %w", err)
+	}
+	_ = pb.Close()
+	return res, nil
+}
+
+// validateBatch checks every record and fills content hashes.
+func validateBatch(b *Batch) error {
+	if len(b.Events) == 0 && len(b.Snapshots) == 0 && len(b.Checkpoints) == 0 && len(b.Covered) == 0 {
+		return ErrEmptyBatch
+	}
+	for i := range b.Events {
+		e := &b.Events[i]
+		if err := e.validate(i); err != nil {
+			return err
+		}
+		if h := xxhash.Sum64(e.Payload); e.Hash != h {
+			return &ValidationError{Kind: "event", Index: i, Field: "hash",
+				Msg: "does not match the payload's content hash"}
+		}
+	}
+	for i := range b.Snapshots {
+		s := &b.Snapshots[i]
+		if err := s.validate(i); err != nil {
+			return err
+		}
+		if h := xxhash.Sum64(s.Payload); s.Hash != h {
+			return &ValidationError{Kind: "snapshot", Index: i, Field: "hash",
+				Msg: "does not match the payload's content hash"}
+		}
+	}
+	for i, r := range b.Covered {
+		if r.Stream == "" || r.First == 0 || r.Last < r.First {
+			return &ValidationError{Kind: "covered", Index: i, Field: "range",
+				Msg: fmt.Sprintf("bad range %q [%d, %d]", r.Stream, r.First, r.Last)}
+		}
+	}
+	for s := range b.Checkpoints {
+		if s == "" {
+			return &ValidationError{Kind: "checkpoint", Field: "stream", Msg: "empty stream name"}
+		}
+	}
+	return nil
+}
+
+// prepareAndApply builds the Pebble batch under the write lock and applies
+// it without waiting for the sync.
+func (l *Ledger) prepareAndApply(b *Batch) (*pebble.Batch, Result, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failed != nil {
+		return nil, Result{}, ErrFailed
+	}
+
+	w := writer{l: l, pb: l.db.NewBatch(), seq: l.lastSeq, counts: l.counts}
+	if err := w.events(b.Events); err != nil {
+		_ = w.pb.Close()
+		return nil, Result{}, err
+	}
+	if err := w.snapshots(b.Snapshots); err != nil {
+		_ = w.pb.Close()
+		return nil, Result{}, err
+	}
+	chain, batchN := l.chain, l.batchSeq
+	if len(w.recs) > 0 {
+		batchN++
+		chain = chainStep(chain, batchN, w.recs)
+		br := batchRecord{n: batchN, first: w.recs[0].seq, last: w.seq, chain: chain}
+		k, v := br.encode()
+		w.set(k, v)
+	}
+	w.checkpoints(b.Checkpoints)
+	cov := w.coverage(b.Covered)
+	w.set(keyCounts, seal(keyCounts, appendCounts(nil, w.counts)))
+
+	if err := l.db.ApplyNoSyncWait(w.pb, pebble.Sync); err != nil {
+		// Pebble may or may not have written the batch to the WAL; the write
+		// state can no longer be trusted.
+		l.failed = err
+		return nil, Result{}, fmt.Errorf("ledger: apply: %w", err)
+	}
+	l.lastSeq, l.chain, l.batchSeq, l.counts = w.seq, chain, batchN, w.counts
+	for s, r := range cov {
+		l.coverage[s] = r
+	}
+	w.res.Last = w.seq
+	if len(w.recs) == 0 {
+		w.res.Last = 0
+	}
+	return w.pb, w.res, nil
+}
+
+func appendCounts(b []byte, c Counts) []byte {
+	b = appendUint64(b, c.Events)
+	b = appendUint64(b, c.Snapshots)
+	return appendUint64(b, c.Duplicates)
+}
+
+// writer collects the writes of one batch.
+type writer struct {
+	l      *Ledger
+	pb     *pebble.Batch
+	seq    uint64
+	counts Counts
+	recs   []chainRec
+	res    Result
+	seen   map[string]struct{} // dedup keys within this batch
+}
+
+func (w *writer) set(k, v []byte) { _ = w.pb.Set(k, v, nil) }
+
+func (w *writer) next() uint64 {
+	w.seq++
+	if w.res.First == 0 {
+		w.res.First = w.seq
+	}
+	return w.seq
+}
+
+// dup reports whether key is already stored or already in this batch.
+func (w *writer) dup(key []byte) (bool, error) {
+	if w.seen == nil {
+		w.seen = make(map[string]struct{})
+	}
+	if _, ok := w.seen[string(key)]; ok {
+		return true, nil
+	}
+	w.seen[string(key)] = struct{}{}
+	_, closer, err := w.l.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ledger: dedup lookup: %w", err)
+	}
+	_ = closer.Close()
+	return true, nil
+}
+
+func (w *writer) events(es []Event) error {
+	for i := range es {
+		e := &es[i]
+		dk := dedupKey(e)
+		dup, err := w.dup(dk)
+		if err != nil {
+			return err
+		}
+		if dup {
+			w.res.DuplicateEvents = append(w.res.DuplicateEvents, i)
+			w.counts.Duplicates++
+			continue
+		}
+		seq := w.next()
+		val := appendEventValue(nil, e)
+		w.set(logKey(seq), val)
+		w.set(entityKey(e.Entity, e.Time, seq), appendEntityValue(nil, e))
+		w.set(dk, appendUint64(nil, seq))
+		w.recs = append(w.recs, chainRec{seq, val})
+		w.res.Events++
+		w.counts.Events++
+	}
+	return nil
+}
+
+func (w *writer) snapshots(ss []Snapshot) error {
+	for i := range ss {
+		s := &ss[i]
+		ik := snapIDKey(s.ID)
+		dup, err := w.dup(ik)
+		if err != nil {
+			return err
+		}
+		if dup {
+			w.res.DuplicateSnapshots = append(w.res.DuplicateSnapshots, i)
+			w.counts.Duplicates++
+			continue
+		}
+		seq := w.next()
+		val := appendSnapshotValue(nil, s, true)
+		w.set(logKey(seq), val)
+		w.set(snapModelKey(s.Model, s.Time, seq), appendSnapshotValue(nil, s, false))
+		w.set(ik, appendUint64(nil, seq))
+		w.recs = append(w.recs, chainRec{seq, val})
+		w.res.Snapshots++
+		w.counts.Snapshots++
+	}
+	return nil
+}
+
+// checkpoints writes each stream's checkpoint, never moving one backwards.
+func (w *writer) checkpoints(cp map[string]uint64) {
+	for _, s := range sortedStreams(cp) {
+		seq := cp[s]
+		if cur, err := w.l.checkpointLocked(s); err == nil && cur > seq {
+			continue
+		}
+		k := checkpointKey(s)
+		w.set(k, seal(k, appendUint64(nil, seq)))
+	}
+}
+
+// coverage merges the covered ranges into the stored ones, extending a
+// stream's last range when the new one touches it. It returns the new last
+// range per stream.
+func (w *writer) coverage(rs []SeqRange) map[string]SeqRange {
+	if len(rs) == 0 {
+		return nil
+	}
+	rs = append([]SeqRange(nil), rs...)
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].Stream != rs[j].Stream {
+			return rs[i].Stream < rs[j].Stream
+		}
+		return rs[i].First < rs[j].First
+	})
+	out := make(map[string]SeqRange)
+	for _, r := range rs {
+		cur, ok := out[r.Stream]
+		if !ok {
+			cur, ok = w.l.coverage[r.Stream]
+		}
+		switch {
+		case ok && r.First >= cur.First && r.First <= cur.Last+1:
+			if r.Last <= cur.Last {
+				continue // already covered
+			}
+			cur.Last = r.Last
+		case ok && r.First < cur.First:
+			// An older range, redelivered: store it on its own; reads merge.
+			w.putRange(r)
+			continue
+		default:
+			cur = r
+		}
+		w.putRange(cur)
+		out[r.Stream] = cur
+	}
+	return out
+}
+
+func (w *writer) putRange(r SeqRange) {
+	k := coverageKey(r.Stream, r.First)
+	w.set(k, seal(k, appendUint64(nil, r.Last)))
+}

@@ -1,0 +1,304 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Record kinds, the first byte of every log value.
+const (
+	recordEvent    = 1
+	recordSnapshot = 2
+)
+
+var errShort = errors.New("value too short")
+
+func putUint64(b []byte, v uint64) { binary.BigEndian.PutUint64(b, v) }
+
+func appendUint64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendTime encodes t as Unix nanoseconds with the sign bit flipped, so that
+// the big-endian bytes sort in time order.
+func appendTime(b []byte, t time.Time) []byte {
+	return appendUint64(b, timeBits(t))
+}
+
+func timeBits(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(t.UnixNano()) ^ (1 << 63)
+}
+
+func bitsTime(v uint64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(v^(1<<63))).UTC()
+}
+
+func appendFields(b []byte, fs []Field) []byte {
+	b = binary.AppendUvarint(b, uint64(len(fs)))
+	for _, f := range fs {
+		b = appendString(b, f.Name)
+		b = append(b, byte(f.Value.Kind))
+		switch f.Value.Kind {
+		case KindNumber:
+			b = appendUint64(b, math.Float64bits(f.Value.Num))
+		case KindString:
+			b = appendString(b, f.Value.Str)
+		case KindBool:
+			if f.Value.Bool {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
+		}
+	}
+	return b
+}
+
+// decoder reads the encodings above. The first error sticks; later reads
+// return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("decode %s: %w", what, errShort)
+	}
+}
+
+func (d *decoder) byte1(what string) byte {
+	if d.err != nil || len(d.b) < 1 {
+		d.fail(what)
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uint64(what string) uint64 {
+	if d.err != nil || len(d.b) < 8 {
+		d.fail(what)
+		return 0
+	}
+	v := binary.BigEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string(what string) string {
+	n := d.uvarint(what)
+	if d.err != nil || uint64(len(d.b)) < n {
+		d.fail(what)
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) time(what string) time.Time { return bitsTime(d.uint64(what)) }
+
+func (d *decoder) fields(what string) []Field {
+	n := d.uvarint(what)
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail(what)
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	fs := make([]Field, n)
+	for i := range fs {
+		fs[i].Name = d.string(what)
+		k := Kind(d.byte1(what))
+		fs[i].Value.Kind = k
+		switch k {
+		case KindNull:
+		case KindNumber:
+			fs[i].Value.Num = math.Float64frombits(d.uint64(what))
+		case KindString:
+			fs[i].Value.Str = d.string(what)
+		case KindBool:
+			fs[i].Value.Bool = d.byte1(what) == 1
+		default:
+			if d.err == nil {
+				d.err = fmt.Errorf("decode %s: unknown value kind %d", what, k)
+			}
+		}
+	}
+	return fs
+}
+
+// rest returns the remaining bytes, copied.
+func (d *decoder) rest() []byte {
+	if d.err != nil {
+		return nil
+	}
+	out := make([]byte, len(d.b))
+	copy(out, d.b)
+	d.b = nil
+	return out
+}
+
+// appendEventValue encodes the log value of an event:
+//
+//	kind(1) hash(8) time(8) arrival(8) brokerSeq(uvarint) stream id entity
+//	type fields payload(rest)
+func appendEventValue(b []byte, e *Event) []byte {
+	b = append(b, recordEvent)
+	b = appendUint64(b, e.Hash)
+	b = appendTime(b, e.Time)
+	b = appendTime(b, e.Arrival)
+	b = binary.AppendUvarint(b, e.BrokerSeq)
+	b = appendString(b, e.Stream)
+	b = appendString(b, e.ID)
+	b = appendString(b, e.Entity)
+	b = appendString(b, e.Type)
+	b = appendFields(b, e.Fields)
+	return append(b, e.Payload...)
+}
+
+func decodeEventBody(d *decoder) Event {
+	var e Event
+	e.Hash = d.uint64("event hash")
+	e.Time = d.time("event time")
+	e.Arrival = d.time("event arrival")
+	e.BrokerSeq = d.uvarint("event broker sequence")
+	e.Stream = d.string("event stream")
+	e.ID = d.string("event id")
+	e.Entity = d.string("event entity")
+	e.Type = d.string("event type")
+	e.Fields = d.fields("event fields")
+	e.Payload = d.rest()
+	return e
+}
+
+// appendSnapshotValue encodes the log value of a snapshot:
+//
+//	kind(1) hash(8) time(8) arrival(8) brokerSeq(uvarint) stream id
+//	requestID model modelVersion specVersion entity vectorHash(8)
+//	inputCount(uvarint) inputDigest(8) watermark(uvarint) score(8)
+//	decision(1) vector payload(rest)
+//
+// With payload false it stops before the payload: the snapshot index holds
+// that form.
+func appendSnapshotValue(b []byte, s *Snapshot, payload bool) []byte {
+	b = append(b, recordSnapshot)
+	b = appendUint64(b, s.Hash)
+	b = appendTime(b, s.Time)
+	b = appendTime(b, s.Arrival)
+	b = binary.AppendUvarint(b, s.BrokerSeq)
+	b = appendString(b, s.Stream)
+	b = appendString(b, s.ID)
+	b = appendString(b, s.RequestID)
+	b = appendString(b, s.Model)
+	b = appendString(b, s.ModelVersion)
+	b = appendString(b, s.SpecVersion)
+	b = appendString(b, s.Entity)
+	b = appendUint64(b, s.VectorHash)
+	b = binary.AppendUvarint(b, s.InputCount)
+	b = appendUint64(b, s.InputDigest)
+	b = binary.AppendUvarint(b, s.Watermark)
+	b = appendUint64(b, math.Float64bits(s.Score))
+	if s.Decision {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = appendFields(b, s.Vector)
+	if payload {
+		b = append(b, s.Payload...)
+	}
+	return b
+}
+
+func decodeSnapshotBody(d *decoder) Snapshot {
+	var s Snapshot
+	s.Hash = d.uint64("snapshot hash")
+	s.Time = d.time("snapshot time")
+	s.Arrival = d.time("snapshot arrival")
+	s.BrokerSeq = d.uvarint("snapshot broker sequence")
+	s.Stream = d.string("snapshot stream")
+	s.ID = d.string("snapshot id")
+	s.RequestID = d.string("snapshot request id")
+	s.Model = d.string("snapshot model")
+	s.ModelVersion = d.string("snapshot model version")
+	s.SpecVersion = d.string("snapshot spec version")
+	s.Entity = d.string("snapshot entity")
+	s.VectorHash = d.uint64("snapshot vector hash")
+	s.InputCount = d.uvarint("snapshot input count")
+	s.InputDigest = d.uint64("snapshot input digest")
+	s.Watermark = d.uvarint("snapshot watermark")
+	s.Score = math.Float64frombits(d.uint64("snapshot score"))
+	s.Decision = d.byte1("snapshot decision") == 1
+	s.Vector = d.fields("snapshot vector")
+	s.Payload = d.rest()
+	return s
+}
+
+// Record is one entry of the log: an event or a snapshot.
+type Record struct {
+	Seq      uint64
+	Event    *Event    // set when the record is an event
+	Snapshot *Snapshot // set when the record is a snapshot
+}
+
+// decodeRecord decodes a log value.
+func decodeRecord(seq uint64, v []byte) (Record, error) {
+	d := &decoder{b: v}
+	r := Record{Seq: seq}
+	switch kind := d.byte1("record kind"); kind {
+	case recordEvent:
+		e := decodeEventBody(d)
+		r.Event = &e
+	case recordSnapshot:
+		s := decodeSnapshotBody(d)
+		r.Snapshot = &s
+	default:
+		if d.err == nil {
+			return r, fmt.Errorf("decode record: unknown kind %d", kind)
+		}
+	}
+	return r, d.err
+}
+
+// appendEntityValue encodes the value of an entity index entry: everything
+// replay needs without reading the log.
+//
+//	hash(8) arrival(8) brokerSeq(uvarint) stream id type fields
+func appendEntityValue(b []byte, e *Event) []byte {
+	b = appendUint64(b, e.Hash)
+	b = appendTime(b, e.Arrival)
+	b = binary.AppendUvarint(b, e.BrokerSeq)
+	b = appendString(b, e.Stream)
+	b = appendString(b, e.ID)
+	b = appendString(b, e.Type)
+	return appendFields(b, e.Fields)
+}

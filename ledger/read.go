@@ -1,0 +1,376 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Counts returns the running totals of stored and skipped records.
+func (l *Ledger) Counts() Counts {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counts
+}
+
+// LastSeq returns the highest ledger sequence stored, 0 for an empty ledger.
+func (l *Ledger) LastSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastSeq
+}
+
+// Checkpoint returns the last broker sequence applied from stream, 0 when
+// none was.
+func (l *Ledger) Checkpoint(stream string) (uint64, error) {
+	if err := l.acquire(); err != nil {
+		return 0, err
+	}
+	defer l.release()
+	seq, err := l.checkpointLocked(stream)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	return seq, err
+}
+
+// checkpointLocked reads a checkpoint; the caller holds acquire.
+func (l *Ledger) checkpointLocked(stream string) (uint64, error) {
+	v, err := l.getSealed(checkpointKey(stream))
+	if err != nil {
+		return 0, err
+	}
+	d := &decoder{b: v}
+	seq := d.uint64("checkpoint")
+	return seq, d.err
+}
+
+// Checkpoints returns every stream's checkpoint.
+func (l *Ledger) Checkpoints() (map[string]uint64, error) {
+	if err := l.acquire(); err != nil {
+		return nil, err
+	}
+	defer l.release()
+	out := make(map[string]uint64)
+	err := l.scan([]byte{prefixCheckpoint}, func(k, v []byte) error {
+		body, ok := unseal(k, v)
+		if !ok || len(body) != 8 {
+			return &CorruptionError{Kind: "checksum", Key: clone(k), Msg: "checkpoint does not match its checksum"}
+		}
+		out[string(k[1:])] = uint64FromKey(append([]byte{0}, body...))
+		return nil
+	})
+	return out, err
+}
+
+// Coverage returns the broker sequences of stream that the ledger has
+// accounted for, as sorted, merged, inclusive ranges. With stream "" it
+// returns the ranges of every stream.
+func (l *Ledger) Coverage(stream string) ([]SeqRange, error) {
+	if err := l.acquire(); err != nil {
+		return nil, err
+	}
+	defer l.release()
+	var out []SeqRange
+	err := l.eachCoverage(stream, func(r SeqRange) error {
+		n := len(out)
+		if n > 0 && out[n-1].Stream == r.Stream && r.First <= out[n-1].Last+1 {
+			out[n-1].Last = max(out[n-1].Last, r.Last)
+			return nil
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// Gaps returns the broker sequences of stream missing between its covered
+// ranges: messages the broker stored that never reached the ledger, unless
+// the broker deleted them first.
+func (l *Ledger) Gaps(stream string) ([]SeqRange, error) {
+	cov, err := l.Coverage(stream)
+	if err != nil {
+		return nil, err
+	}
+	var gaps []SeqRange
+	for i := 1; i < len(cov); i++ {
+		if cov[i].Stream == cov[i-1].Stream && cov[i].First > cov[i-1].Last+1 {
+			gaps = append(gaps, SeqRange{cov[i].Stream, cov[i-1].Last + 1, cov[i].First - 1})
+		}
+	}
+	return gaps, nil
+}
+
+// eachCoverage calls fn for each stored range of stream (all streams when
+// ""), in key order.
+func (l *Ledger) eachCoverage(stream string, fn func(SeqRange) error) error {
+	prefix := []byte{prefixCoverage}
+	if stream != "" {
+		prefix = appendPrefixed(nil, prefixCoverage, stream)
+	}
+	return l.scan(prefix, func(k, v []byte) error {
+		body, ok := unseal(k, v)
+		d := &decoder{b: k[1:]}
+		s := d.string("coverage stream")
+		first := d.uint64("coverage first")
+		if !ok || len(body) != 8 || d.err != nil || len(d.b) != 0 {
+			return &CorruptionError{Kind: "checksum", Key: clone(k), Msg: "coverage range is damaged"}
+		}
+		return fn(SeqRange{Stream: s, First: first, Last: uint64FromKey(append([]byte{0}, body...))})
+	})
+}
+
+// scan calls fn for every key with prefix, in order. k and v are valid only
+// during the call.
+func (l *Ledger) scan(prefix []byte, fn func(k, v []byte) error) error {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upperBound(prefix)})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(it.Key(), it.Value()); err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		_ = it.Close()
+		return err
+	}
+	return it.Close()
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// Log iterates the log in sequence order, starting at sequence from.
+func (l *Ledger) Log(from uint64) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		lo := logKey(from)
+		l.iterate(lo, []byte{prefixLog + 1}, func(k, v []byte) (bool, error) {
+			if len(k) != 9 {
+				return false, &CorruptionError{Kind: "key", Key: clone(k), Msg: "malformed log key"}
+			}
+			seq := uint64FromKey(k)
+			r, err := decodeRecord(seq, v)
+			if err != nil {
+				return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq, Msg: err.Error()}
+			}
+			return yield(r, nil), nil
+		}, yield)
+	}
+}
+
+// iterate runs fn over [lo, hi), handing errors to yield as the last item.
+func iterateWith[T any](l *Ledger, lo, hi []byte, fn func(k, v []byte) (bool, error),
+	yield func(T, error) bool) {
+	var zero T
+	if err := l.acquire(); err != nil {
+		yield(zero, err)
+		return
+	}
+	defer l.release()
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		yield(zero, err)
+		return
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		more, err := fn(it.Key(), it.Value())
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		if !more {
+			return
+		}
+	}
+	if err := it.Error(); err != nil {
+		yield(zero, fmt.Errorf("ledger: iterate: %w", err))
+	}
+}
+
+func (l *Ledger) iterate(lo, hi []byte, fn func(k, v []byte) (bool, error),
+	yield func(Record, error) bool) {
+	iterateWith(l, lo, hi, fn, yield)
+}
+
+// EntityEvents iterates one entity's events with event time in (after,
+// until], ordered by event time, then ledger sequence. A zero after or until
+// leaves that side open. The events carry everything but the payload.
+func (l *Ledger) EntityEvents(entity string, after, until time.Time) iter.Seq2[Indexed[Event], error] {
+	prefix := entityPrefix(entity)
+	lo, hi := prefix, upperBound(prefix)
+	if !after.IsZero() {
+		lo = appendUint64(clone(prefix), timeBits(after)+1)
+	}
+	if !until.IsZero() {
+		hi = appendUint64(clone(prefix), timeBits(until)+1)
+	}
+	return l.entityIter(lo, hi)
+}
+
+// AllEntityEvents iterates the whole entity index: entity after entity, each
+// one's events ordered by event time. Sweeps over every entity use it.
+func (l *Ledger) AllEntityEvents() iter.Seq2[Indexed[Event], error] {
+	return l.entityIter([]byte{prefixEntity}, []byte{prefixEntity + 1})
+}
+
+func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
+	return func(yield func(Indexed[Event], error) bool) {
+		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
+			e, seq, err := decodeEntityEntry(k, v)
+			if err != nil {
+				return false, err
+			}
+			return yield(Indexed[Event]{Seq: seq, Record: e}, nil), nil
+		}, yield)
+	}
+}
+
+// decodeEntityEntry rebuilds an event, less its payload, from an entity
+// index entry.
+func decodeEntityEntry(k, v []byte) (Event, uint64, error) {
+	entity, t, seq, ok := splitTimeSeq(k)
+	if !ok {
+		return Event{}, 0, &CorruptionError{Kind: "key", Key: clone(k), Msg: "malformed entity index key"}
+	}
+	d := &decoder{b: v}
+	e := Event{Entity: entity, Time: t}
+	e.Hash = d.uint64("hash")
+	e.Arrival = d.time("arrival")
+	e.BrokerSeq = d.uvarint("broker sequence")
+	e.Stream = d.string("stream")
+	e.ID = d.string("id")
+	e.Type = d.string("type")
+	e.Fields = d.fields("fields")
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errors.New("trailing bytes")
+	}
+	if d.err != nil {
+		return e, seq, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
+			Msg: "entity index value: " + d.err.Error()}
+	}
+	return e, seq, nil
+}
+
+// Snapshots iterates the snapshots of model with request time in [from, to),
+// ordered by time. A zero from or to leaves that side open; model "" means
+// every model, model after model. Snapshots carry everything but the
+// payload.
+func (l *Ledger) Snapshots(model string, from, to time.Time) iter.Seq2[Indexed[Snapshot], error] {
+	prefix := []byte{prefixSnapModel}
+	if model != "" {
+		prefix = snapModelPrefix(model)
+	}
+	lo, hi := prefix, upperBound(prefix)
+	if model != "" && !from.IsZero() {
+		lo = appendTime(clone(prefix), from)
+	}
+	if model != "" && !to.IsZero() {
+		hi = appendTime(clone(prefix), to)
+	}
+	return func(yield func(Indexed[Snapshot], error) bool) {
+		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
+			_, t, seq, ok := splitTimeSeq(k)
+			if !ok {
+				return false, &CorruptionError{Kind: "key", Key: clone(k), Msg: "malformed snapshot index key"}
+			}
+			if (!from.IsZero() && t.Before(from)) || (!to.IsZero() && !t.Before(to)) {
+				return true, nil
+			}
+			r, err := decodeRecord(seq, v)
+			if err != nil || r.Snapshot == nil {
+				return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
+					Msg: fmt.Sprintf("snapshot index value: %v", err)}
+			}
+			return yield(Indexed[Snapshot]{Seq: seq, Record: *r.Snapshot}, nil), nil
+		}, yield)
+	}
+}
+
+// Record returns the log record stored under seq.
+func (l *Ledger) Record(seq uint64) (Record, error) {
+	if err := l.acquire(); err != nil {
+		return Record{}, err
+	}
+	defer l.release()
+	return l.recordLocked(seq)
+}
+
+func (l *Ledger) recordLocked(seq uint64) (Record, error) {
+	k := logKey(seq)
+	v, closer, err := l.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Record{}, fmt.Errorf("ledger: sequence %d: %w", seq, ErrNotFound)
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	defer closer.Close()
+	r, err := decodeRecord(seq, v)
+	if err != nil {
+		return r, &CorruptionError{Kind: "decode", Key: k, Seq: seq, Msg: err.Error()}
+	}
+	return r, nil
+}
+
+// lookup follows an index that maps a key to a ledger sequence.
+func (l *Ledger) lookup(k []byte) (Record, error) {
+	if err := l.acquire(); err != nil {
+		return Record{}, err
+	}
+	defer l.release()
+	v, closer, err := l.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Record{}, ErrNotFound
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	if len(v) != 8 {
+		_ = closer.Close()
+		return Record{}, &CorruptionError{Kind: "decode", Key: clone(k), Msg: "index value is not a sequence"}
+	}
+	seq := uint64FromKey(append([]byte{0}, v...))
+	_ = closer.Close()
+	return l.recordLocked(seq)
+}
+
+// Event returns the event stored under id.
+func (l *Ledger) Event(id string) (Indexed[Event], error) {
+	return l.eventByKey(&Event{ID: id}, "id "+id)
+}
+
+// EventByHash returns the event without id stored under content hash h.
+func (l *Ledger) EventByHash(h uint64) (Indexed[Event], error) {
+	return l.eventByKey(&Event{Hash: h}, fmt.Sprintf("hash %016x", h))
+}
+
+func (l *Ledger) eventByKey(e *Event, what string) (Indexed[Event], error) {
+	r, err := l.lookup(dedupKey(e))
+	if err != nil {
+		return Indexed[Event]{}, fmt.Errorf("ledger: event %s: %w", what, err)
+	}
+	if r.Event == nil {
+		return Indexed[Event]{}, &CorruptionError{Kind: "index", Key: dedupKey(e), Seq: r.Seq,
+			Msg: "dedup index points at a snapshot"}
+	}
+	return Indexed[Event]{Seq: r.Seq, Record: *r.Event}, nil
+}
+
+// Snapshot returns the snapshot stored under id.
+func (l *Ledger) Snapshot(id string) (Indexed[Snapshot], error) {
+	r, err := l.lookup(snapIDKey(id))
+	if err != nil {
+		return Indexed[Snapshot]{}, fmt.Errorf("ledger: snapshot %s: %w", id, err)
+	}
+	if r.Snapshot == nil {
+		return Indexed[Snapshot]{}, &CorruptionError{Kind: "index", Key: snapIDKey(id), Seq: r.Seq,
+			Msg: "snapshot id index points at an event"}
+	}
+	return Indexed[Snapshot]{Seq: r.Seq, Record: *r.Snapshot}, nil
+}
