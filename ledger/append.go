@@ -1,8 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/cespare/xxhash/v2"
@@ -107,10 +109,11 @@ func (l *Ledger) prepareAndApply(b *Batch) (*pebble.Batch, Result, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.failed != nil {
-		return nil, Result{}, ErrFailed
+		return nil, Result{}, fmt.Errorf("%w: %w", ErrFailed, l.failed)
 	}
 
-	w := writer{l: l, pb: l.db.NewBatch(), seq: l.lastSeq, counts: l.counts}
+	w := writer{l: l, pb: l.db.NewBatch(), seq: l.lastSeq, counts: l.counts,
+		chain: newChainHasher(l.chain, l.batchSeq+1)}
 	if err := w.events(b.Events); err != nil {
 		_ = w.pb.Close()
 		return nil, Result{}, err
@@ -119,11 +122,12 @@ func (l *Ledger) prepareAndApply(b *Batch) (*pebble.Batch, Result, error) {
 		_ = w.pb.Close()
 		return nil, Result{}, err
 	}
+	w.flushIndexes()
 	chain, batchN := l.chain, l.batchSeq
-	if len(w.recs) > 0 {
+	if w.res.First != 0 {
 		batchN++
-		chain = chainStep(chain, batchN, w.recs)
-		br := batchRecord{n: batchN, first: w.recs[0].seq, last: w.seq, chain: chain}
+		chain = w.chain.sum()
+		br := batchRecord{n: batchN, first: w.res.First, last: w.seq, chain: chain}
 		k, v := br.encode()
 		w.set(k, v)
 	}
@@ -141,9 +145,11 @@ func (l *Ledger) prepareAndApply(b *Batch) (*pebble.Batch, Result, error) {
 	for s, r := range cov {
 		l.coverage[s] = r
 	}
-	w.res.Last = w.seq
-	if len(w.recs) == 0 {
-		w.res.Last = 0
+	for _, k := range w.newKeys {
+		l.filter.add(k)
+	}
+	if w.res.First != 0 {
+		w.res.Last = w.seq
 	}
 	return w.pb, w.res, nil
 }
@@ -154,15 +160,20 @@ func appendCounts(b []byte, c Counts) []byte {
 	return appendUint64(b, c.Duplicates)
 }
 
-// writer collects the writes of one batch.
+// writer collects the writes of one batch. Log records go straight into the
+// Pebble batch in sequence order; index entries are gathered and written
+// sorted, which lets Pebble's memtable insert each next to the previous one.
 type writer struct {
-	l      *Ledger
-	pb     *pebble.Batch
-	seq    uint64
-	counts Counts
-	recs   []chainRec
-	res    Result
-	seen   map[string]struct{} // dedup keys within this batch
+	l       *Ledger
+	pb      *pebble.Batch
+	seq     uint64
+	counts  Counts
+	chain   *chainHasher
+	res     Result
+	seen    map[string]struct{} // dedup keys within this batch
+	newKeys [][]byte            // dedup and snapshot-id keys to add to the filter
+	index   kvList              // index entries, written sorted
+	scratch []byte
 }
 
 func (w *writer) set(k, v []byte) { _ = w.pb.Set(k, v, nil) }
@@ -184,6 +195,9 @@ func (w *writer) dup(key []byte) (bool, error) {
 		return true, nil
 	}
 	w.seen[string(key)] = struct{}{}
+	if !w.l.filter.mayHave(key) {
+		return false, nil
+	}
 	_, closer, err := w.l.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
@@ -193,6 +207,15 @@ func (w *writer) dup(key []byte) (bool, error) {
 	}
 	_ = closer.Close()
 	return true, nil
+}
+
+// record writes one log record and folds it into the chain.
+func (w *writer) record(seq uint64, val []byte) {
+	var k [9]byte
+	k[0] = prefixLog
+	putUint64(k[1:], seq)
+	w.set(k[:], val)
+	w.chain.add(seq, val)
 }
 
 func (w *writer) events(es []Event) error {
@@ -209,11 +232,12 @@ func (w *writer) events(es []Event) error {
 			continue
 		}
 		seq := w.next()
-		val := appendEventValue(nil, e)
-		w.set(logKey(seq), val)
-		w.set(entityKey(e.Entity, e.Time, seq), appendEntityValue(nil, e))
-		w.set(dk, appendUint64(nil, seq))
-		w.recs = append(w.recs, chainRec{seq, val})
+		w.scratch = appendEventValue(w.scratch[:0], e)
+		w.record(seq, w.scratch)
+		w.scratch = appendEntityValue(w.scratch[:0], e)
+		w.index.add(entityKey(e.Entity, e.Time, seq), w.scratch)
+		w.index.add(dk, appendUint64(w.scratch[:0], seq))
+		w.newKeys = append(w.newKeys, dk)
 		w.res.Events++
 		w.counts.Events++
 	}
@@ -234,15 +258,50 @@ func (w *writer) snapshots(ss []Snapshot) error {
 			continue
 		}
 		seq := w.next()
-		val := appendSnapshotValue(nil, s, true)
-		w.set(logKey(seq), val)
-		w.set(snapModelKey(s.Model, s.Time, seq), appendSnapshotValue(nil, s, false))
-		w.set(ik, appendUint64(nil, seq))
-		w.recs = append(w.recs, chainRec{seq, val})
+		w.scratch = appendSnapshotValue(w.scratch[:0], s, true)
+		w.record(seq, w.scratch)
+		w.scratch = appendSnapshotValue(w.scratch[:0], s, false)
+		w.index.add(snapModelKey(s.Model, s.Time, seq), w.scratch)
+		w.index.add(ik, appendUint64(w.scratch[:0], seq))
+		w.newKeys = append(w.newKeys, ik)
 		w.res.Snapshots++
 		w.counts.Snapshots++
 	}
 	return nil
+}
+
+// flushIndexes writes the gathered index entries in key order.
+func (w *writer) flushIndexes() {
+	w.index.sort()
+	for i := range w.index.ents {
+		k, v := w.index.at(i)
+		w.set(k, v)
+	}
+}
+
+// kvList holds key/value pairs in one buffer.
+type kvList struct {
+	buf  []byte
+	ents []kvEnt
+}
+
+type kvEnt struct{ ko, kl, vl int }
+
+func (l *kvList) add(k, v []byte) {
+	l.ents = append(l.ents, kvEnt{ko: len(l.buf), kl: len(k), vl: len(v)})
+	l.buf = append(l.buf, k...)
+	l.buf = append(l.buf, v...)
+}
+
+func (l *kvList) key(e kvEnt) []byte { return l.buf[e.ko : e.ko+e.kl] }
+
+func (l *kvList) at(i int) (k, v []byte) {
+	e := l.ents[i]
+	return l.buf[e.ko : e.ko+e.kl], l.buf[e.ko+e.kl : e.ko+e.kl+e.vl]
+}
+
+func (l *kvList) sort() {
+	slices.SortFunc(l.ents, func(a, b kvEnt) int { return bytes.Compare(l.key(a), l.key(b)) })
 }
 
 // checkpoints writes each stream's checkpoint, never moving one backwards.

@@ -71,6 +71,34 @@ func appendFields(b []byte, fs []Field) []byte {
 type decoder struct {
 	b   []byte
 	err error
+
+	// names, when set, interns the strings that repeat across records
+	// (stream, type, field names), so that a scan does not allocate them
+	// again for every event.
+	names map[string]string
+}
+
+// name reads a string that is likely to repeat, interning it when the
+// decoder has an intern table.
+func (d *decoder) name(what string) string {
+	if d.names == nil {
+		return d.string(what)
+	}
+	n := d.uvarint(what)
+	if d.err != nil || uint64(len(d.b)) < n {
+		d.fail(what)
+		return ""
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	if s, ok := d.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(d.names) < 4096 {
+		d.names[s] = s
+	}
+	return s
 }
 
 func (d *decoder) fail(what string) {
@@ -136,7 +164,7 @@ func (d *decoder) fields(what string) []Field {
 	}
 	fs := make([]Field, n)
 	for i := range fs {
-		fs[i].Name = d.string(what)
+		fs[i].Name = d.name(what)
 		k := Kind(d.byte1(what))
 		fs[i].Value.Kind = k
 		switch k {

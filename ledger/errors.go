@@ -22,10 +22,11 @@ var (
 	// database that is not an asof ledger, or whose format key is damaged.
 	ErrUnknownFormat = errors.New("ledger: not an asof ledger or unknown format")
 
-	// ErrFailed is returned by Append after an earlier sync to disk failed.
-	// The ledger cannot tell which batches survived such a failure, so it
-	// refuses further writes until it is closed and opened again.
-	ErrFailed = errors.New("ledger: an earlier sync failed; reopen the ledger")
+	// ErrFailed is returned by Append after an earlier sync to disk failed,
+	// or when Open found the ledger's bookkeeping damaged. The ledger cannot
+	// tell which batches survived such a failure, so it refuses further
+	// writes; reads and Verify still work. The wrapped error says why.
+	ErrFailed = errors.New("ledger: refusing writes after an earlier failure")
 
 	// ErrEmptyBatch is returned by Append for a batch with no records and no
 	// checkpoint.

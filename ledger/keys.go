@@ -80,17 +80,23 @@ func coverageKey(stream string, first uint64) []byte {
 	return appendUint64(k, first)
 }
 
-// splitTimeSeq parses the (time, seq) suffix of an entity or snapshot index
-// key after a length-prefixed string.
+// splitTimeSeq parses an entity or snapshot index key: the length-prefixed
+// name after the prefix byte, then time and sequence.
 func splitTimeSeq(k []byte) (name string, t time.Time, seq uint64, ok bool) {
+	b, t, seq, ok := splitKeyTimeSeq(k)
+	return string(b), t, seq, ok
+}
+
+// splitKeyTimeSeq is splitTimeSeq without copying the name out of k.
+func splitKeyTimeSeq(k []byte) (name []byte, t time.Time, seq uint64, ok bool) {
 	if len(k) < 1 {
-		return "", time.Time{}, 0, false
+		return nil, time.Time{}, 0, false
 	}
 	n, w := binary.Uvarint(k[1:])
 	if w <= 0 || uint64(len(k)) != 1+uint64(w)+n+16 {
-		return "", time.Time{}, 0, false
+		return nil, time.Time{}, 0, false
 	}
-	name = string(k[1+w : 1+w+int(n)])
+	name = k[1+w : 1+w+int(n)]
 	rest := k[1+w+int(n):]
 	t = bitsTime(binary.BigEndian.Uint64(rest))
 	seq = binary.BigEndian.Uint64(rest[8:])

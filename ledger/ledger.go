@@ -12,6 +12,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -64,13 +65,19 @@ func (o Options) Validate() error {
 // pebbleOptions returns the Pebble options the ledger runs with; the raw
 // Pebble benchmark uses the same.
 func (o Options) pebbleOptions(cache *pebble.Cache) *pebble.Options {
-	return &pebble.Options{
+	po := &pebble.Options{
 		Cache:              cache,
 		MemTableSize:       o.MemTableSize,
 		ReadOnly:           o.ReadOnly,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.Logger.Named("pebble")},
 	}
+	// Bloom filters in every table, L0 included, keep look-ups by id cheap:
+	// a dedup look-up for a new key then reads no data block.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return po
 }
 
 // Ledger is an append-only log of events and snapshots with its indexes,
@@ -95,6 +102,7 @@ type Ledger struct {
 	chain    [32]byte // the chained digest after the last batch
 	counts   Counts
 	coverage map[string]SeqRange // per stream, the range with the highest First
+	filter   *keyFilter          // every dedup and snapshot-id key stored
 }
 
 // Counts are the ledger's running totals.
@@ -125,10 +133,18 @@ func Open(dir string, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", dir, err)
 	}
-	l := &Ledger{db: db, dir: dir, opts: opts, log: opts.Logger.Named("ledger")}
+	l := &Ledger{db: db, dir: dir, opts: opts, log: opts.Logger.Named("ledger"),
+		filter: newKeyFilter(0), coverage: map[string]SeqRange{}}
 	if err := l.load(); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("ledger: open %s: %w", dir, err)
+		var ce *CorruptionError
+		if !errors.As(err, &ce) {
+			_ = db.Close()
+			return nil, fmt.Errorf("ledger: open %s: %w", dir, err)
+		}
+		// Damaged bookkeeping: keep the ledger readable so that Verify can
+		// report it, but refuse writes that would build on it.
+		l.failed = err
+		l.log.Error("ledger is damaged; appends are refused until it is repaired", "error", err)
 	}
 	l.log.Debug("opened", "dir", dir, "last_seq", l.lastSeq, "batches", l.batchSeq,
 		"events", l.counts.Events, "snapshots", l.counts.Snapshots)
@@ -164,7 +180,24 @@ func (l *Ledger) load() error {
 			return fmt.Errorf("counts: %w", d.err)
 		}
 	}
-	return l.loadCoverage()
+	if err := l.loadCoverage(); err != nil {
+		return err
+	}
+	return l.loadFilter()
+}
+
+// loadFilter fills the dedup filter from the dedup and snapshot-id indexes.
+func (l *Ledger) loadFilter() error {
+	l.filter = newKeyFilter(int(l.counts.Events + l.counts.Snapshots))
+	for _, p := range []byte{prefixDedup, prefixSnapID} {
+		if err := l.scan([]byte{p}, func(k, _ []byte) error {
+			l.filter.add(k)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkFormat reads the format key, writing it into a new empty database.

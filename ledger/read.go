@@ -221,8 +221,10 @@ func (l *Ledger) AllEntityEvents() iter.Seq2[Indexed[Event], error] {
 
 func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
 	return func(yield func(Indexed[Event], error) bool) {
+		names := make(map[string]string)
+		var entity string // the previous key's entity, reused while it repeats
 		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
-			e, seq, err := decodeEntityEntry(k, v)
+			e, seq, err := decodeEntityEntry(k, v, names, &entity)
 			if err != nil {
 				return false, err
 			}
@@ -233,19 +235,26 @@ func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
 
 // decodeEntityEntry rebuilds an event, less its payload, from an entity
 // index entry.
-func decodeEntityEntry(k, v []byte) (Event, uint64, error) {
-	entity, t, seq, ok := splitTimeSeq(k)
+//
+// prev holds the entity of the previous entry; it is reused when the entity
+// repeats and replaced when it changes.
+func decodeEntityEntry(k, v []byte, names map[string]string, prev *string) (Event, uint64, error) {
+	eb, t, seq, ok := splitKeyTimeSeq(k)
 	if !ok {
 		return Event{}, 0, &CorruptionError{Kind: "key", Key: clone(k), Msg: "malformed entity index key"}
 	}
-	d := &decoder{b: v}
+	if string(eb) != *prev {
+		*prev = string(eb)
+	}
+	entity := *prev
+	d := &decoder{b: v, names: names}
 	e := Event{Entity: entity, Time: t}
 	e.Hash = d.uint64("hash")
 	e.Arrival = d.time("arrival")
 	e.BrokerSeq = d.uvarint("broker sequence")
-	e.Stream = d.string("stream")
+	e.Stream = d.name("stream")
 	e.ID = d.string("id")
-	e.Type = d.string("type")
+	e.Type = d.name("type")
 	e.Fields = d.fields("fields")
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing bytes")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
@@ -78,6 +79,9 @@ func (v *verifier) run() {
 	defer func() {
 		if r := recover(); r != nil {
 			v.find("store", nil, 0, "pebble failed reading the store: %v", r)
+			if os.Getenv("ASOF_DEBUG_PANIC") != "" {
+				panic(r)
+			}
 		}
 	}()
 	v.checkFormat()
@@ -109,14 +113,12 @@ func (v *verifier) scan(lo, hi []byte, fn func(k, val []byte)) {
 		v.err = err
 		return
 	}
+	defer it.Close() // also when fn or Pebble panics
 	for ok := it.First(); ok; ok = it.Next() {
 		fn(it.Key(), it.Value())
 	}
 	if err := it.Error(); err != nil {
 		v.find("store", lo, 0, "reading %s: %v", FormatKey(lo), err)
-	}
-	if err := it.Close(); err != nil && v.err == nil {
-		v.find("store", lo, 0, "closing iterator: %v", err)
 	}
 }
 
