@@ -1,0 +1,176 @@
+package feature
+
+import (
+	"math"
+	"time"
+)
+
+// Cursor computes the vectors of one State at non-decreasing instants,
+// moving each window forward instead of recomputing it: over a sweep, each
+// event enters and leaves each window once. A Cursor reads its State; it
+// notices when the State changes (Apply, ApplyAll, Prune) or when an instant
+// goes backwards, and then starts over, so it is always correct and only
+// fast when used as a sweep. Like the State, it is not safe for concurrent
+// use.
+type Cursor struct {
+	s    *State
+	gen  uint64 // the State's gen this cursor's windows agree with
+	hi   int    // events before hi have event time at or before t
+	t    int64  // the last instant, in Unix nanoseconds
+	inLo int    // first event of the input set
+	wins []window
+}
+
+// window is one feature's part of the events, [lo, hi) of the cursor, where
+// lo is the first event with event time after t-width, and its aggregate.
+// used counts the events whose values are in acc; skipped those of the
+// feature's types whose field it could not use.
+type window struct {
+	plan    *plan
+	acc     acc
+	lo      int
+	used    int
+	skipped int
+}
+
+// Cursor returns a cursor positioned before the first event.
+func (s *State) Cursor() *Cursor {
+	c := &Cursor{s: s, wins: make([]window, len(s.spec.plans))}
+	for i := range c.wins {
+		p := &s.spec.plans[i]
+		c.wins[i] = window{plan: p, acc: newAcc(p)}
+	}
+	c.restart()
+	return c
+}
+
+// restart empties every window and rewinds to before the first event.
+func (c *Cursor) restart() {
+	c.gen, c.hi, c.t, c.inLo = c.s.gen, 0, math.MinInt64, 0
+	for i := range c.wins {
+		c.wins[i].lo = 0
+		c.wins[i].clear()
+	}
+}
+
+// At returns the vector as of at. Instants should not decrease from one
+// call to the next; when one does, the cursor starts over.
+func (c *Cursor) At(at time.Time) Vector {
+	t := unixNanos(at)
+	if c.gen != c.s.gen || t < c.t {
+		c.restart()
+	}
+	c.t = t
+	es := c.s.es
+	hi := after(es, c.hi, len(es), t)
+	for i := range c.wins {
+		c.wins[i].advance(es, c.hi, hi, t)
+	}
+	c.hi = hi
+
+	// The input set needs no walk: its count is a difference of indexes and
+	// its digest a difference of the State's running sums of hashes.
+	if !c.s.spec.unbounded {
+		c.inLo = after(es, c.inLo, hi, minus(t, c.s.spec.horizon))
+	}
+	v := Vector{
+		At:      at,
+		Values:  make([]Value, len(c.wins)),
+		Count:   hi - c.inLo,
+		Digest:  c.s.sums[hi] - c.s.sums[c.inLo],
+		Skipped: make([]int, len(c.wins)),
+	}
+	for i := range c.wins {
+		w := &c.wins[i]
+		v.Values[i] = w.acc.result(es, w.used)
+		v.Skipped[i] = w.skipped
+	}
+	return v
+}
+
+// advance moves a window that covered [w.lo, hi) at the previous instant so
+// that it covers the events in (t-width, t], which end at newHi. When every
+// event it held has left, it empties and jumps, so that events that would
+// enter and leave at once are never fed to it.
+func (w *window) advance(es []entry, hi, newHi int, t int64) {
+	start := hi
+	if w.plan.bounded {
+		lim := minus(t, w.plan.window)
+		if w.lo < hi && es[hi-1].t > lim {
+			for es[w.lo].t <= lim {
+				w.pop(es, w.lo)
+				w.lo++
+			}
+		} else {
+			w.clear()
+			w.lo = after(es, hi, newHi, lim)
+			start = w.lo
+		}
+	}
+	for i := start; i < newHi; i++ {
+		w.push(es, i)
+	}
+}
+
+// Outcomes of offering an event to a feature.
+const (
+	notRead = iota // the feature does not read this event type
+	use            // the value goes into the aggregate
+	skip           // the field is absent, null or of the wrong type
+)
+
+// classify decides what a feature does with an event. For the first 64
+// fields it reads bits the State set when it took the event in, so that a
+// window walks its events without touching their values.
+func (p *plan) classify(e *entry) int {
+	switch {
+	case !p.reads[e.typ]:
+		return notRead
+	case p.slot < 0:
+		return use
+	case p.slot >= 64 && p.accepts(e.vals[p.slot]):
+		return use
+	case p.slot >= 64:
+		return skip
+	}
+	mask := e.usable
+	if p.number {
+		mask = e.numeric
+	}
+	if mask>>p.slot&1 == 1 {
+		return use
+	}
+	return skip
+}
+
+// accepts reports whether the feature can use a value of its field.
+func (p *plan) accepts(v Value) bool {
+	return v.usable() && (!p.number || v.Kind == KindNumber)
+}
+
+// push offers the event at index i to the feature as it enters the window.
+func (w *window) push(es []entry, i int) {
+	switch w.plan.classify(&es[i]) {
+	case use:
+		w.acc.push(es, i)
+		w.used++
+	case skip:
+		w.skipped++
+	}
+}
+
+// pop takes the event at index i, the oldest held, out of the window.
+func (w *window) pop(es []entry, i int) {
+	switch w.plan.classify(&es[i]) {
+	case use:
+		w.acc.pop(es, i)
+		w.used--
+	case skip:
+		w.skipped--
+	}
+}
+
+func (w *window) clear() {
+	w.acc.reset()
+	w.used, w.skipped = 0, 0
+}

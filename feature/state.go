@@ -1,0 +1,244 @@
+package feature
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sort"
+	"time"
+)
+
+// State is one entity's fold state: the deduplicated events of the types the
+// spec reads, in canonical order. Vectors are computed from it on demand, for
+// any instant. Apply, ApplyAll and Prune need exclusive access; Vector and
+// VectorsAt only read the State, so an RWMutex lets them run together.
+type State struct {
+	spec *Spec
+	es   []entry          // canonical order
+	sums []uint64         // sums[i]: wrapping sum of the hashes of es[:i]
+	keys map[string]keyAt // dedup key -> the held event's position in the order
+	gen  uint64           // bumped by every change, so cursors notice
+}
+
+// keyAt is enough of an entry to find it again by binary search.
+type keyAt struct {
+	t    int64
+	hash uint64
+}
+
+// NewState returns an empty state for the spec.
+func NewState(spec *Spec) *State {
+	return &State{spec: spec, sums: []uint64{0}, keys: make(map[string]keyAt)}
+}
+
+// Spec returns the spec the state folds for.
+func (s *State) Spec() *Spec { return s.spec }
+
+// Len returns the number of events held.
+func (s *State) Len() int { return len(s.es) }
+
+// Apply adds one event. It returns false, and leaves the event out, when no
+// feature reads its type or when an event with the same Key is already held.
+// Of two events with one Key the state keeps the one first in canonical
+// order, replacing the held one if needed, so that the result never depends
+// on the order of application.
+func (s *State) Apply(e Event) bool {
+	typ, ok := s.spec.types[e.Type]
+	if !ok {
+		return false
+	}
+	at := keyAt{unixNanos(e.Time), e.Hash}
+	key := e.Key()
+	if old, dup := s.keys[key]; dup {
+		if compareKeys(at, old) < 0 {
+			s.remove(s.find(old, key))
+			s.keys[key] = at
+			s.insert(s.entryOf(&e, typ, at.t, key))
+		}
+		return false
+	}
+	s.keys[key] = at
+	s.insert(s.entryOf(&e, typ, at.t, key))
+	return true
+}
+
+// ApplyAll adds many events at once: one sort instead of one insertion per
+// event, which suits loading an entity's history from the ledger. The result
+// is the same as applying each event with Apply. It returns how many events
+// were added (new keys).
+func (s *State) ApplyAll(events []Event) int {
+	return s.load(events, math.MaxInt64)
+}
+
+// load adds the relevant events with event time at or before upTo. Leaving
+// out later events cannot change which event of a key is kept for instants
+// up to upTo: the kept one is the earliest.
+func (s *State) load(events []Event, upTo int64) int {
+	before := len(s.es)
+	for i := range events {
+		e := &events[i]
+		typ, ok := s.spec.types[e.Type]
+		t := unixNanos(e.Time)
+		if ok && t <= upTo {
+			s.es = append(s.es, s.entryOf(e, typ, t, e.Key()))
+		}
+	}
+	if len(s.es) == before {
+		return 0
+	}
+	slices.SortFunc(s.es, func(a, b entry) int { return compareEntries(&a, &b) })
+
+	// Keep the first event of each key in canonical order.
+	clear(s.keys)
+	kept := s.es[:0]
+	for _, en := range s.es {
+		if _, dup := s.keys[en.key]; !dup {
+			s.keys[en.key] = keyAt{en.t, en.hash}
+			kept = append(kept, en)
+		}
+	}
+	clear(s.es[len(kept):])
+	s.es = kept
+	s.rebuildSums()
+	s.gen++
+	return len(s.es) - before
+}
+
+// Prune drops the events that no window can hold at an instant at or after
+// at: those with event time at or before at minus the spec's horizon. It
+// does nothing when some feature is unbounded. Their keys are forgotten too,
+// so vectors are only defined for instants at or after at from then on, and
+// a late copy of a pruned event is held again (it lies outside every window
+// of those instants, so it changes no value). It returns how many events it
+// dropped.
+func (s *State) Prune(at time.Time) int {
+	if s.spec.unbounded {
+		return 0
+	}
+	cut := minus(unixNanos(at), s.spec.horizon)
+	n := after(s.es, 0, len(s.es), cut)
+	if n == 0 {
+		return 0
+	}
+	for i := range n {
+		delete(s.keys, s.es[i].key)
+	}
+	m := copy(s.es, s.es[n:])
+	clear(s.es[m:])
+	s.es = s.es[:m]
+	s.rebuildSums()
+	s.gen++
+	return n
+}
+
+// Vector returns the vector as of at.
+func (s *State) Vector(at time.Time) Vector {
+	return s.Cursor().At(at)
+}
+
+// VectorsAt returns the vectors as of each instant, in the order given. It
+// sweeps the events once for instants in increasing order, so the cost is
+// about one step per event and per instant rather than a window per instant.
+func (s *State) VectorsAt(ts []time.Time) []Vector {
+	order := make([]int, len(ts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Compare(unixNanos(ts[a]), unixNanos(ts[b]))
+	})
+	out := make([]Vector, len(ts))
+	c := s.Cursor()
+	for _, i := range order {
+		out[i] = c.At(ts[i])
+	}
+	return out
+}
+
+// Compute returns the vector as of at over a batch of events, in any order
+// and with any duplicates: the same vector a State given those events would
+// return. It sorts once, then sweeps the windows.
+func Compute(spec *Spec, events []Event, at time.Time) Vector {
+	s := NewState(spec)
+	s.load(events, unixNanos(at))
+	return s.Vector(at)
+}
+
+// entryOf builds the entry for an event, reading the fields the spec uses.
+func (s *State) entryOf(e *Event, typ int, t int64, key string) entry {
+	en := entry{t: t, hash: e.Hash, key: key, typ: typ}
+	if n := len(s.spec.slots); n > 0 {
+		en.vals = make([]Value, n)
+		for i, name := range s.spec.slots {
+			v, _ := e.Get(name)
+			en.vals[i] = v
+			if i < 64 && v.usable() {
+				en.usable |= 1 << i
+				if v.Kind == KindNumber {
+					en.numeric |= 1 << i
+				}
+			}
+		}
+	}
+	return en
+}
+
+// find returns the index of the held entry with the given position and key.
+func (s *State) find(at keyAt, key string) int {
+	probe := entry{t: at.t, hash: at.hash, key: key}
+	return sort.Search(len(s.es), func(i int) bool {
+		return compareEntries(&s.es[i], &probe) >= 0
+	})
+}
+
+// remove drops the entry at index i.
+func (s *State) remove(i int) {
+	h := s.es[i].hash
+	s.es = slices.Delete(s.es, i, i+1)
+	for k := i + 1; k < len(s.sums)-1; k++ {
+		s.sums[k] = s.sums[k+1] - h
+	}
+	s.sums = s.sums[:len(s.sums)-1]
+	s.gen++
+}
+
+// insert places en in canonical order; in-order arrivals append.
+func (s *State) insert(en entry) {
+	n := len(s.es)
+	i := n
+	if n > 0 && compareEntries(&s.es[n-1], &en) > 0 {
+		i = sort.Search(n, func(i int) bool { return compareEntries(&s.es[i], &en) > 0 })
+	}
+	s.es = slices.Insert(s.es, i, en)
+	s.sums = append(s.sums, 0)
+	for k := n + 1; k > i; k-- {
+		s.sums[k] = s.sums[k-1] + en.hash
+	}
+	s.gen++
+}
+
+// rebuildSums recomputes the running sums of hashes after a bulk change.
+func (s *State) rebuildSums() {
+	s.sums = append(s.sums[:0], 0)
+	for i := range s.es {
+		s.sums = append(s.sums, s.sums[i]+s.es[i].hash)
+	}
+}
+
+func compareKeys(a, b keyAt) int {
+	return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.hash, b.hash))
+}
+
+// after returns the first index in [from, to) whose event time is after t,
+// or to. It gallops from from, so a short step costs little and a long jump
+// costs a logarithm.
+func after(es []entry, from, to int, t int64) int {
+	i, step := from, 1
+	for i < to && es[i].t <= t {
+		from = i + 1
+		i += step
+		step *= 2
+	}
+	end := min(i, to)
+	return from + sort.Search(end-from, func(k int) bool { return es[from+k].t > t })
+}

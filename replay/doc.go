@@ -1,0 +1,34 @@
+// Package replay rebuilds feature vectors from the ledger as of any instant,
+// with the same fold (package feature) that the online pipeline runs.
+//
+// # Views
+//
+// Every event carries an event time and an arrival time, and replay answers
+// on three views of the ledger as of an instant T:
+//
+//   - truth: every event with event time at or before T, however late it
+//     arrived. This is what a batch job run the next morning computes.
+//   - knowable: those events that had also arrived by T (arrival time at or
+//     before T). This is the best any online system could have served at T.
+//   - watermark: those knowable events whose broker sequence is also at or
+//     below a watermark W, the sequence up to which the online pipeline had
+//     applied events when it scored. This is what a correct online pipeline
+//     that had read exactly that far would have served.
+//
+// A window of length w as of T holds the events with event time in
+// (T - w, T]; the fold applies it, replay only chooses the events.
+//
+// # Reading
+//
+// Replay reads the ledger's entity index, never the whole log: one range
+// scan per entity, from T minus the spec's widest window (or from the start
+// when a feature is unbounded) to T. The index holds arrival time, broker
+// sequence and fields, so no payload is decoded.
+//
+// Sweep answers many instants at once: it groups them by entity, reads each
+// entity's events once, and moves the fold's windows forward from instant to
+// instant (truth), or applies events in arrival order as the instants pass
+// (knowable and watermark), which is exactly what the online pipeline does.
+// The audit and backfill use it so that their cost grows with the events and
+// instants, not with their product.
+package replay

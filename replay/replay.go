@@ -1,0 +1,153 @@
+package replay
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asofdev/asof/feature"
+	"github.com/asofdev/asof/ledger"
+)
+
+// View selects which of the ledger's events a replay sees as of T.
+type View uint8
+
+// The views; see the package documentation.
+const (
+	Truth View = iota
+	Knowable
+	Watermark
+)
+
+// Views lists every view, in order.
+var Views = []View{Truth, Knowable, Watermark}
+
+func (v View) String() string {
+	switch v {
+	case Truth:
+		return "truth"
+	case Knowable:
+		return "knowable"
+	case Watermark:
+		return "watermark"
+	}
+	return fmt.Sprintf("view(%d)", uint8(v))
+}
+
+// ErrUnknownView is returned by ParseView.
+var ErrUnknownView = errors.New("replay: unknown view (want truth, knowable or watermark)")
+
+// ParseView parses a view name.
+func ParseView(s string) (View, error) {
+	for _, v := range Views {
+		if v.String() == s {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %q", ErrUnknownView, s)
+}
+
+// Sees reports whether an event belongs to view v as of at, given the
+// watermark w (used by the watermark view only).
+func Sees(e *ledger.Event, v View, at time.Time, w uint64) bool {
+	if e.Time.After(at) {
+		return false
+	}
+	switch v {
+	case Knowable:
+		return !e.Arrival.After(at)
+	case Watermark:
+		return !e.Arrival.After(at) && e.BrokerSeq <= w
+	}
+	return true
+}
+
+// FeatureEvent converts a ledger event into the fold's event.
+func FeatureEvent(e *ledger.Event) feature.Event {
+	fe := feature.Event{ID: e.ID, Type: e.Type, Time: e.Time, Hash: e.Hash}
+	if len(e.Fields) > 0 {
+		fe.Fields = make([]feature.Field, len(e.Fields))
+		for i, f := range e.Fields {
+			fe.Fields[i] = feature.Field{Name: f.Name, Value: FeatureValue(f.Value)}
+		}
+	}
+	return fe
+}
+
+// FeatureValue converts a ledger value into the fold's value.
+func FeatureValue(v ledger.Value) feature.Value {
+	return feature.Value{Kind: feature.Kind(v.Kind), Num: v.Num, Str: v.Str, Bool: v.Bool}
+}
+
+// LedgerValue converts a fold value into the ledger's value.
+func LedgerValue(v feature.Value) ledger.Value {
+	return ledger.Value{Kind: ledger.Kind(v.Kind), Num: v.Num, Str: v.Str, Bool: v.Bool}
+}
+
+// Replayer computes vectors of one spec from one ledger. It is safe for
+// concurrent use.
+type Replayer struct {
+	l    *ledger.Ledger
+	spec *feature.Spec
+}
+
+// New returns a replayer of spec over l.
+func New(l *ledger.Ledger, spec *feature.Spec) *Replayer {
+	return &Replayer{l: l, spec: spec}
+}
+
+// Spec returns the spec the replayer computes.
+func (r *Replayer) Spec() *feature.Spec { return r.spec }
+
+// Query asks for one entity's vector as of At on View; Watermark is the
+// broker sequence bound of the watermark view.
+type Query struct {
+	Entity    string
+	At        time.Time
+	View      View
+	Watermark uint64
+}
+
+// Vector returns the vector that q asks for.
+func (r *Replayer) Vector(q Query) (feature.Vector, error) {
+	v, _, err := r.vector(q, false)
+	return v, err
+}
+
+// Explain returns the vector that q asks for and the events of its input
+// set: the deduplicated events of the view, of the types the spec reads,
+// within the spec's widest window, in event time order.
+func (r *Replayer) Explain(q Query) (feature.Vector, []ledger.Indexed[ledger.Event], error) {
+	return r.vector(q, true)
+}
+
+func (r *Replayer) vector(q Query, explain bool) (feature.Vector, []ledger.Indexed[ledger.Event], error) {
+	if q.At.IsZero() {
+		return feature.Vector{}, nil, errors.New("replay: zero instant")
+	}
+	state := feature.NewState(r.spec)
+	var used []ledger.Indexed[ledger.Event]
+	for ie, err := range r.l.EntityEvents(q.Entity, r.windowStart(q.At), q.At) {
+		if err != nil {
+			return feature.Vector{}, nil, fmt.Errorf("replay %s: %w", q.Entity, err)
+		}
+		if !Sees(&ie.Record, q.View, q.At, q.Watermark) {
+			continue
+		}
+		if state.Apply(FeatureEvent(&ie.Record)) && explain {
+			used = append(used, ie)
+		}
+	}
+	return state.Vector(q.At), used, nil
+}
+
+// windowStart returns the exclusive lower bound of the event times any
+// feature can see as of at: at minus the widest window, or zero (the start
+// of the ledger) when some feature is unbounded.
+func (r *Replayer) windowStart(at time.Time) time.Time {
+	d, unbounded := r.spec.Horizon()
+	if unbounded {
+		return time.Time{}
+	}
+	return at.Add(-d)
+}
