@@ -125,20 +125,25 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector, []ledger.Index
 	if q.At.IsZero() {
 		return feature.Vector{}, nil, errors.New("replay: zero instant")
 	}
-	state := feature.NewState(r.spec)
-	var used []ledger.Indexed[ledger.Event]
+	var (
+		events []feature.Event
+		used   []ledger.Indexed[ledger.Event]
+	)
 	for ie, err := range r.l.EntityEvents(q.Entity, r.windowStart(q.At), q.At) {
 		if err != nil {
 			return feature.Vector{}, nil, fmt.Errorf("replay %s: %w", q.Entity, err)
 		}
-		if !Sees(&ie.Record, q.View, q.At, q.Watermark) {
+		if !Sees(&ie.Record, q.View, q.At, q.Watermark) || !r.spec.Relevant(ie.Record.Type) {
 			continue
 		}
-		if state.Apply(FeatureEvent(&ie.Record)) && explain {
+		events = append(events, FeatureEvent(&ie.Record))
+		if explain {
 			used = append(used, ie)
 		}
 	}
-	return state.Vector(q.At), used, nil
+	// The ledger holds each event once, so every relevant event of the view
+	// is in the input set.
+	return feature.Compute(r.spec, events, q.At), used, nil
 }
 
 // windowStart returns the exclusive lower bound of the event times any
