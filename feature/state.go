@@ -18,6 +18,10 @@ type State struct {
 	sums []uint64         // sums[i]: wrapping sum of the hashes of es[:i]
 	keys map[string]keyAt // dedup key -> the held event's position in the order
 	gen  uint64           // bumped by every change, so cursors notice
+
+	// keysStale is set by ApplyUnique, which skips the key index; the next
+	// Apply or Prune rebuilds it first.
+	keysStale bool
 }
 
 // keyAt is enough of an entry to find it again by binary search.
@@ -47,18 +51,19 @@ func (s *State) Apply(e Event) bool {
 	if !ok {
 		return false
 	}
+	s.ensureKeys()
 	at := keyAt{unixNanos(e.Time), e.Hash}
 	key := e.Key()
 	if old, dup := s.keys[key]; dup {
 		if compareKeys(at, old) < 0 {
 			s.remove(s.find(old, key))
 			s.keys[key] = at
-			s.insert(s.entryOf(&e, typ, at.t, key))
+			s.insert(s.entryOf(&e, typ, at.t, key, nil))
 		}
 		return false
 	}
 	s.keys[key] = at
-	s.insert(s.entryOf(&e, typ, at.t, key))
+	s.insert(s.entryOf(&e, typ, at.t, key, nil))
 	return true
 }
 
@@ -67,26 +72,66 @@ func (s *State) Apply(e Event) bool {
 // is the same as applying each event with Apply. It returns how many events
 // were added (new keys).
 func (s *State) ApplyAll(events []Event) int {
-	return s.load(events, math.MaxInt64)
+	s.ensureKeys()
+	return s.load(events, math.MaxInt64, true)
+}
+
+// ApplyUnique is ApplyAll for events whose keys are known to be distinct
+// from each other and from the events already held, such as one entity's
+// events read from the ledger, which stores each event once. It skips the
+// duplicate check, which is most of the cost of loading; given a duplicate
+// it would hold both copies.
+func (s *State) ApplyUnique(events []Event) int {
+	n := s.load(events, math.MaxInt64, false)
+	s.keysStale = n > 0 || s.keysStale
+	return n
+}
+
+// ensureKeys rebuilds the key index after ApplyUnique skipped it.
+func (s *State) ensureKeys() {
+	if !s.keysStale {
+		return
+	}
+	clear(s.keys)
+	for _, en := range s.es {
+		s.keys[en.key] = keyAt{en.t, en.hash}
+	}
+	s.keysStale = false
 }
 
 // load adds the relevant events with event time at or before upTo. Leaving
 // out later events cannot change which event of a key is kept for instants
-// up to upTo: the kept one is the earliest.
-func (s *State) load(events []Event, upTo int64) int {
+// up to upTo: the kept one is the earliest. With dedup false it trusts the
+// keys to be distinct and leaves the key index alone.
+func (s *State) load(events []Event, upTo int64, dedup bool) int {
 	before := len(s.es)
+	s.es = slices.Grow(s.es, len(events))
+	// One block holds the field values of every new entry.
+	var block []Value
+	if n := len(s.spec.slots); n > 0 {
+		block = make([]Value, 0, n*len(events))
+	}
 	for i := range events {
 		e := &events[i]
 		typ, ok := s.spec.types[e.Type]
 		t := unixNanos(e.Time)
 		if ok && t <= upTo {
-			s.es = append(s.es, s.entryOf(e, typ, t, e.Key()))
+			en := s.entryOf(e, typ, t, e.Key(), block[len(block):len(block):cap(block)])
+			if len(block)+len(en.vals) <= cap(block) {
+				block = block[:len(block)+len(en.vals)]
+			}
+			s.es = append(s.es, en)
 		}
 	}
 	if len(s.es) == before {
 		return 0
 	}
 	slices.SortFunc(s.es, func(a, b entry) int { return compareEntries(&a, &b) })
+	if !dedup {
+		s.rebuildSums()
+		s.gen++
+		return len(s.es) - before
+	}
 
 	// Keep the first event of each key in canonical order.
 	clear(s.keys)
@@ -115,6 +160,7 @@ func (s *State) Prune(at time.Time) int {
 	if s.spec.unbounded {
 		return 0
 	}
+	s.ensureKeys()
 	cut := minus(unixNanos(at), s.spec.horizon)
 	n := after(s.es, 0, len(s.es), cut)
 	if n == 0 {
@@ -160,15 +206,30 @@ func (s *State) VectorsAt(ts []time.Time) []Vector {
 // return. It sorts once, then sweeps the windows.
 func Compute(spec *Spec, events []Event, at time.Time) Vector {
 	s := NewState(spec)
-	s.load(events, unixNanos(at))
+	s.load(events, unixNanos(at), true)
+	return s.Vector(at)
+}
+
+// ComputeUnique is Compute for events whose keys are known to be distinct,
+// as ApplyUnique is ApplyAll.
+func ComputeUnique(spec *Spec, events []Event, at time.Time) Vector {
+	s := NewState(spec)
+	s.load(events, unixNanos(at), false)
 	return s.Vector(at)
 }
 
 // entryOf builds the entry for an event, reading the fields the spec uses.
-func (s *State) entryOf(e *Event, typ int, t int64, key string) entry {
+//
+// The values go into buf when it has room for them (its capacity beyond
+// its length), else into a new slice.
+func (s *State) entryOf(e *Event, typ int, t int64, key string, buf []Value) entry {
 	en := entry{t: t, hash: e.Hash, key: key, typ: typ}
 	if n := len(s.spec.slots); n > 0 {
-		en.vals = make([]Value, n)
+		if cap(buf)-len(buf) >= n {
+			en.vals = buf[len(buf) : len(buf)+n : len(buf)+n]
+		} else {
+			en.vals = make([]Value, n)
+		}
 		for i, name := range s.spec.slots {
 			v, _ := e.Get(name)
 			en.vals[i] = v

@@ -73,9 +73,33 @@ type decoder struct {
 	err error
 
 	// names, when set, interns the strings that repeat across records
-	// (stream, type, field names), so that a scan does not allocate them
-	// again for every event.
+	// (stream, type, field names and string values), so that a scan does
+	// not allocate them again for every event.
 	names map[string]string
+
+	// last holds, per position within a record, the string interned there
+	// in the previous record: records of one stream tend to repeat them in
+	// the same places, and a comparison is cheaper than a map look-up.
+	last [16]string
+	slot int // position of the next interned string in the record
+
+	// arena, when set, is a chunk that field slices are cut from, so that a
+	// scan allocates fields in blocks rather than one slice per event.
+	arena *[]Field
+}
+
+// fieldSlice returns a slice of n fields, from the arena when there is one.
+func (d *decoder) fieldSlice(n int) []Field {
+	if d.arena == nil || n > 64 {
+		return make([]Field, n)
+	}
+	a := *d.arena
+	if cap(a)-len(a) < n {
+		a = make([]Field, 0, 4096)
+	}
+	fs := a[len(a) : len(a)+n : len(a)+n]
+	*d.arena = a[:len(a)+n]
+	return fs
 }
 
 // name reads a string that is likely to repeat, interning it when the
@@ -91,13 +115,20 @@ func (d *decoder) name(what string) string {
 	}
 	b := d.b[:n]
 	d.b = d.b[n:]
+	slot := &d.last[d.slot%len(d.last)]
+	d.slot++
+	if *slot == string(b) {
+		return *slot
+	}
 	if s, ok := d.names[string(b)]; ok {
+		*slot = s
 		return s
 	}
 	s := string(b)
 	if len(d.names) < 4096 {
 		d.names[s] = s
 	}
+	*slot = s
 	return s
 }
 
@@ -162,7 +193,7 @@ func (d *decoder) fields(what string) []Field {
 	if n == 0 {
 		return nil
 	}
-	fs := make([]Field, n)
+	fs := d.fieldSlice(int(n))
 	for i := range fs {
 		fs[i].Name = d.name(what)
 		k := Kind(d.byte1(what))
@@ -172,7 +203,7 @@ func (d *decoder) fields(what string) []Field {
 		case KindNumber:
 			fs[i].Value.Num = math.Float64frombits(d.uint64(what))
 		case KindString:
-			fs[i].Value.Str = d.string(what)
+			fs[i].Value.Str = d.name(what)
 		case KindBool:
 			fs[i].Value.Bool = d.byte1(what) == 1
 		default:

@@ -221,10 +221,10 @@ func (l *Ledger) AllEntityEvents() iter.Seq2[Indexed[Event], error] {
 
 func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
 	return func(yield func(Indexed[Event], error) bool) {
-		names := make(map[string]string)
+		d := decoder{names: make(map[string]string), arena: new([]Field)}
 		var entity string // the previous key's entity, reused while it repeats
 		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
-			e, seq, err := decodeEntityEntry(k, v, names, &entity)
+			e, seq, err := decodeEntityEntry(k, v, &d, &entity)
 			if err != nil {
 				return false, err
 			}
@@ -238,7 +238,7 @@ func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
 //
 // prev holds the entity of the previous entry; it is reused when the entity
 // repeats and replaced when it changes.
-func decodeEntityEntry(k, v []byte, names map[string]string, prev *string) (Event, uint64, error) {
+func decodeEntityEntry(k, v []byte, d *decoder, prev *string) (Event, uint64, error) {
 	eb, t, seq, ok := splitKeyTimeSeq(k)
 	if !ok {
 		return Event{}, 0, &CorruptionError{Kind: "key", Key: clone(k), Msg: "malformed entity index key"}
@@ -247,7 +247,7 @@ func decodeEntityEntry(k, v []byte, names map[string]string, prev *string) (Even
 		*prev = string(eb)
 	}
 	entity := *prev
-	d := &decoder{b: v, names: names}
+	d.b, d.err, d.slot = v, nil, 0
 	e := Event{Entity: entity, Time: t}
 	e.Hash = d.uint64("hash")
 	e.Arrival = d.time("arrival")

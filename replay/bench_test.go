@@ -3,7 +3,9 @@ package replay
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -66,10 +68,13 @@ func BenchmarkReplayEntity(b *testing.B) {
 // events over 10,000 entities, against a raw Pebble scan of the same entity
 // index keys in the same run.
 func BenchmarkReplayAll(b *testing.B) {
-	const n, entities = 1_000_000, 10_000
+	n, entities := 1_000_000, 10_000
+	if s := os.Getenv("ASOF_BENCH_EVENTS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
 	dir := benchLedger(b, n, entities)
 	spec := mustSpec(b, testSpec)
-	end := t0.Add(time.Duration(n) * 90 * time.Second / entities)
+	end := t0.Add(time.Duration(n) * 90 * time.Second / time.Duration(entities))
 
 	b.Run("replay", func(b *testing.B) {
 		l := openLedger(b, dir)

@@ -64,12 +64,29 @@ func Sees(e *ledger.Event, v View, at time.Time, w uint64) bool {
 
 // FeatureEvent converts a ledger event into the fold's event.
 func FeatureEvent(e *ledger.Event) feature.Event {
+	var c converter
+	return c.event(e)
+}
+
+// converter turns ledger events into fold events, cutting the field slices
+// from chunks so that a sweep does not allocate one per event.
+type converter struct {
+	arena []feature.Field
+}
+
+func (c *converter) event(e *ledger.Event) feature.Event {
 	fe := feature.Event{ID: e.ID, Type: e.Type, Time: e.Time, Hash: e.Hash}
-	if len(e.Fields) > 0 {
-		fe.Fields = make([]feature.Field, len(e.Fields))
-		for i, f := range e.Fields {
-			fe.Fields[i] = feature.Field{Name: f.Name, Value: FeatureValue(f.Value)}
-		}
+	n := len(e.Fields)
+	if n == 0 {
+		return fe
+	}
+	if cap(c.arena)-len(c.arena) < n {
+		c.arena = make([]feature.Field, 0, max(1024, n))
+	}
+	fe.Fields = c.arena[len(c.arena) : len(c.arena)+n : len(c.arena)+n]
+	c.arena = c.arena[:len(c.arena)+n]
+	for i, f := range e.Fields {
+		fe.Fields[i] = feature.Field{Name: f.Name, Value: FeatureValue(f.Value)}
 	}
 	return fe
 }
@@ -128,6 +145,7 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector, []ledger.Index
 	var (
 		events []feature.Event
 		used   []ledger.Indexed[ledger.Event]
+		conv   converter
 	)
 	for ie, err := range r.l.EntityEvents(q.Entity, r.windowStart(q.At), q.At) {
 		if err != nil {
@@ -136,14 +154,14 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector, []ledger.Index
 		if !Sees(&ie.Record, q.View, q.At, q.Watermark) || !r.spec.Relevant(ie.Record.Type) {
 			continue
 		}
-		events = append(events, FeatureEvent(&ie.Record))
+		events = append(events, conv.event(&ie.Record))
 		if explain {
 			used = append(used, ie)
 		}
 	}
 	// The ledger holds each event once, so every relevant event of the view
-	// is in the input set.
-	return feature.Compute(r.spec, events, q.At), used, nil
+	// is in the input set, and no duplicate check is needed.
+	return feature.ComputeUnique(r.spec, events, q.At), used, nil
 }
 
 // windowStart returns the exclusive lower bound of the event times any

@@ -189,3 +189,42 @@ func TestSweepEqualsPointReplay(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+func TestAllEqualsPointReplay(t *testing.T) {
+	l := openLedger(t, t.TempDir())
+	defer l.Close()
+	spec := mustSpec(t, testSpec)
+	var es []ledger.Event
+	for i := range 400 {
+		at := time.Duration(i*11%300) * time.Minute
+		es = append(es, event(fmt.Sprint("u", i%7), fmt.Sprint("e", i), []string{"payment", "login"}[i%2],
+			at, at+time.Duration(i%90)*time.Minute, uint64(i+1), float64(i%23), fmt.Sprint("m", i%4)))
+	}
+	if _, err := l.Append(&ledger.Batch{Events: es}); err != nil {
+		t.Fatal(err)
+	}
+	r := New(l, spec)
+	at := t0.Add(200 * time.Minute)
+	for _, view := range []View{Truth, Knowable, Watermark} {
+		n := 0
+		err := r.All(at, view, 250, func(entity string, got feature.Vector) error {
+			n++
+			want, err := r.Vector(Query{Entity: entity, At: at, View: view, Watermark: 250})
+			if err != nil {
+				return err
+			}
+			if len(got.Equal(want, 0)) > 0 || got.Count != want.Count || got.Digest != want.Digest {
+				t.Errorf("%s %s: All %v, Vector %v", view, entity, got.Map(spec), want.Map(spec))
+			}
+			return nil
+		})
+		if err != nil || n != 7 {
+			t.Fatalf("%s: %v, %d entities", view, err, n)
+		}
+	}
+	// An error from fn stops the sweep and comes back.
+	stopErr := fmt.Errorf("enough")
+	if err := r.All(at, Truth, 0, func(string, feature.Vector) error { return stopErr }); err != stopErr {
+		t.Fatalf("All returned %v, want the callback's error", err)
+	}
+}

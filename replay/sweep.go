@@ -68,7 +68,7 @@ func (r *Replayer) sweepTruth(ps []Point, events []ledger.Event, fn func(Point, 
 	for i := range events {
 		fes[i] = FeatureEvent(&events[i])
 	}
-	state.ApplyAll(fes)
+	state.ApplyUnique(fes) // the ledger holds each event once
 	c := state.Cursor()
 	for _, p := range ps {
 		if err := fn(p, c.At(p.At)); err != nil {

@@ -1,0 +1,46 @@
+package feature
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestApplyUniqueMatchesApplyAll checks that skipping the duplicate check
+// for distinct events changes nothing, and that a later Apply still finds
+// the keys ApplyUnique held.
+func TestApplyUniqueMatchesApplyAll(t *testing.T) {
+	spec, err := ParseSpec("u.yaml", []byte(`features:
+  - {name: n, event: payment, agg: count, window: 1h}
+  - {name: s, event: payment, field: amount, agg: sum}
+  - {name: l, event: payment, field: merchant, agg: last}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	var events []Event
+	for i := range 500 {
+		events = append(events, Event{ID: fmt.Sprint("e", i), Type: "payment",
+			Time: t0.Add(time.Duration(rng.IntN(7200)) * time.Second), Hash: rng.Uint64(),
+			Fields: []Field{{"amount", Number(float64(rng.IntN(1000)) / 8)}, {"merchant", String(fmt.Sprint("m", i%9))}}})
+	}
+	a, b := NewState(spec), NewState(spec)
+	a.ApplyAll(events)
+	b.ApplyUnique(events)
+	for _, m := range []int{0, 30, 60, 119, 121} {
+		at := t0.Add(time.Duration(m) * time.Minute)
+		va, vb := a.Vector(at), b.Vector(at)
+		if len(va.Equal(vb, 0)) > 0 || va.Count != vb.Count || va.Digest != vb.Digest {
+			t.Fatalf("at %v: ApplyAll %v, ApplyUnique %v", at, va.Map(spec), vb.Map(spec))
+		}
+	}
+	if b.Apply(events[3]) {
+		t.Fatal("Apply after ApplyUnique accepted a key already held")
+	}
+	if got := ComputeUnique(spec, events, t0.Add(time.Hour)); got.Count != a.Vector(t0.Add(time.Hour)).Count {
+		t.Fatal("ComputeUnique disagrees with ApplyAll")
+	}
+}
