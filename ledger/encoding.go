@@ -95,7 +95,8 @@ func (d *decoder) fieldSlice(n int) []Field {
 	}
 	a := *d.arena
 	if cap(a)-len(a) < n {
-		a = make([]Field, 0, 4096)
+		// Chunks grow with use, so a short scan stays small.
+		a = make([]Field, 0, max(min(2*cap(a), 4096), 16, n))
 	}
 	fs := a[len(a) : len(a)+n : len(a)+n]
 	*d.arena = a[:len(a)+n]

@@ -64,7 +64,7 @@ func Sees(e *ledger.Event, v View, at time.Time, w uint64) bool {
 
 // FeatureEvent converts a ledger event into the fold's event.
 func FeatureEvent(e *ledger.Event) feature.Event {
-	var c converter
+	c := converter{arena: make([]feature.Field, 0, len(e.Fields))}
 	return c.event(e)
 }
 
@@ -81,7 +81,8 @@ func (c *converter) event(e *ledger.Event) feature.Event {
 		return fe
 	}
 	if cap(c.arena)-len(c.arena) < n {
-		c.arena = make([]feature.Field, 0, max(1024, n))
+		// Chunks grow with use, so a short scan stays small.
+		c.arena = make([]feature.Field, 0, max(min(2*cap(c.arena), 4096), 16, n))
 	}
 	fe.Fields = c.arena[len(c.arena) : len(c.arena)+n : len(c.arena)+n]
 	c.arena = c.arena[:len(c.arena)+n]

@@ -65,8 +65,9 @@ func (r *Replayer) sweepEntity(ps []Point, view View, fn func(Point, feature.Vec
 func (r *Replayer) sweepTruth(ps []Point, events []ledger.Event, fn func(Point, feature.Vector) error) error {
 	state := feature.NewState(r.spec)
 	fes := make([]feature.Event, len(events))
+	var conv converter
 	for i := range events {
-		fes[i] = FeatureEvent(&events[i])
+		fes[i] = conv.event(&events[i])
 	}
 	state.ApplyUnique(fes) // the ledger holds each event once
 	c := state.Cursor()
@@ -88,6 +89,7 @@ func (r *Replayer) sweepArrivals(ps []Point, events []ledger.Event, view View,
 		return cmp.Or(a.Arrival.Compare(b.Arrival), cmp.Compare(a.BrokerSeq, b.BrokerSeq))
 	})
 	state := feature.NewState(r.spec)
+	var conv converter
 	var pending []ledger.Event // arrived, but above the watermark so far
 	next, w := 0, uint64(0)
 	for _, p := range ps {
@@ -104,7 +106,7 @@ func (r *Replayer) sweepArrivals(ps []Point, events []ledger.Event, view View,
 				kept = append(kept, pending[i])
 				continue
 			}
-			state.Apply(FeatureEvent(&pending[i]))
+			state.Apply(conv.event(&pending[i]))
 		}
 		pending = kept
 		if err := fn(p, state.Vector(p.At)); err != nil {
