@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
@@ -226,5 +227,53 @@ func TestAllEqualsPointReplay(t *testing.T) {
 	stopErr := fmt.Errorf("enough")
 	if err := r.All(at, Truth, 0, func(string, feature.Vector) error { return stopErr }); err != stopErr {
 		t.Fatalf("All returned %v, want the callback's error", err)
+	}
+}
+
+// TestAllOverSplitIndex runs All where the ledger's tables let it read the
+// entity index in parts on several goroutines.
+func TestAllOverSplitIndex(t *testing.T) {
+	l := openLedger(t, t.TempDir())
+	defer l.Close()
+	spec := mustSpec(t, testSpec)
+	for b := range 20 {
+		var es []ledger.Event
+		for i := range 3000 {
+			n := b*3000 + i
+			at := time.Duration(n%500) * time.Minute
+			es = append(es, event(fmt.Sprint("user:", i), fmt.Sprint("e", n), "payment", at, at,
+				uint64(n+1), float64(n%31), fmt.Sprint("m", n%3)))
+		}
+		if _, err := l.Append(&ledger.Batch{Events: es}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := l.EntitySplits(2); err != nil || len(s) == 0 {
+		t.Fatalf("the compacted index did not split: %v %v", s, err)
+	}
+	r := New(l, spec)
+	at := t0.Add(400 * time.Minute)
+	seen := map[string]bool{}
+	err := r.All(at, Truth, 0, func(entity string, got feature.Vector) error {
+		if seen[entity] {
+			t.Errorf("entity %s twice", entity)
+		}
+		seen[entity] = true
+		if len(seen)%97 == 0 {
+			want, err := r.Vector(Query{Entity: entity, At: at})
+			if err != nil {
+				return err
+			}
+			if len(got.Equal(want, 0)) > 0 || got.Count != want.Count || got.Digest != want.Digest {
+				t.Errorf("%s: All %v, Vector %v", entity, got.Map(spec), want.Map(spec))
+			}
+		}
+		return nil
+	})
+	if err != nil || len(seen) != 3000 {
+		t.Fatalf("All: %v, %d entities", err, len(seen))
 	}
 }
