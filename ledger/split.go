@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-
 )
 
 // EntitySplits returns up to n-1 entities that cut the entity index into n
@@ -79,7 +78,6 @@ func (l *Ledger) EntityEventsIn(from, to string) iter.Seq2[Indexed[Event], error
 	}
 	return l.entityIter(lo, hi)
 }
-
 
 // Compact compacts the whole store: after a bulk load, it leaves the
 // indexes in few tables side by side, which reads and EntitySplits prefer.
