@@ -35,12 +35,18 @@ func (a *auditor) check(s *snap, vp *replay.ViewPoint, t *tally) {
 	h.snapshots++
 	score := a.rescore(rec, vp.Vector(replay.Truth), t)
 	diffs, maxAbs := a.compare(s, vp, t)
-	if len(diffs) == 0 {
+	// A snapshot is consistent when its values equal truth, it was computed
+	// with the audited spec, and its input set is the watermark view's: an
+	// online fault that another difference happens to cancel out is still a
+	// fault, and its evidence is in the input count and digest.
+	w := vp.Vector(replay.Watermark)
+	faithful := rec.InputCount == uint64(w.Count) && rec.InputDigest == w.Digest
+	if len(diffs) == 0 && rec.SpecVersion == a.spec.Version && faithful {
 		t.consistent++
 		return
 	}
 
-	f := a.explain(s, vp, diffs)
+	f := a.explain(s, vp, diffs, !faithful)
 	f.Score = score
 	h.differing++
 	for _, c := range f.Causes {
@@ -122,7 +128,10 @@ func (a *auditor) rescore(rec *ledger.Snapshot, truth feature.Vector, t *tally) 
 
 // explain builds the finding of a differing snapshot: the cause of each
 // feature's difference and the events the evidence names.
-func (a *auditor) explain(s *snap, vp *replay.ViewPoint, diffs []diff) Finding {
+//
+// With unfaithful set, the snapshot's input set differs from the watermark
+// view's, and the online side is examined even where no value shows it.
+func (a *auditor) explain(s *snap, vp *replay.ViewPoint, diffs []diff, unfaithful bool) Finding {
 	rec := &s.rec.Record
 	f := Finding{Snapshot: rec.ID, Model: rec.Model, Entity: rec.Entity, Time: rec.Time.UTC(),
 		Watermark: rec.Watermark, SpecVersion: rec.SpecVersion, Inputs: inputSets(rec, vp),
@@ -132,7 +141,7 @@ func (a *auditor) explain(s *snap, vp *replay.ViewPoint, diffs []diff) Finding {
 		stages |= d.stages
 	}
 	var online []Cause
-	if stages&stageOnline != 0 {
+	if stages&stageOnline != 0 || unfaithful {
 		online = a.onlineCause(s, vp, &f)
 	}
 	if stages&stageLag != 0 {
@@ -155,6 +164,18 @@ func (a *auditor) explain(s *snap, vp *replay.ViewPoint, diffs []diff) Finding {
 	}
 
 	seen := map[Cause]bool{}
+	if stages&stageOnline == 0 {
+		// No value shows the online side's fault; its evidence still
+		// counts.
+		for _, c := range online {
+			seen[c] = true
+		}
+		if rec.SpecVersion != a.spec.Version && !seen[Definition] {
+			seen[Definition] = true
+			f.Notes = append(f.Notes, fmt.Sprintf("snapshot computed with spec %s, replay with %s",
+				rec.SpecVersion, a.spec.Version))
+		}
+	}
 	for _, d := range diffs {
 		fd := a.featureDiff(s, vp, d)
 		if d.stages&stageLate != 0 {

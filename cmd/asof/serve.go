@@ -27,15 +27,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/asofdev/asof/feature"
 	"github.com/asofdev/asof/ingest"
 	"github.com/asofdev/asof/ledger"
+	"github.com/asofdev/asof/score"
 )
 
 func init() {
 	register(&command{
 		name:    "serve",
-		summary: "run the ledger's ingest, with an embedded NATS server unless given one",
-		usage: "--data DIR [--listen ADDR] [--nats URL] [--creds F] [--nkey F] " +
+		summary: "run ingest, the online pipeline (--spec) and scoring (--model), embedding NATS unless given one",
+		usage: "--data DIR [--spec FILE [--model FILE ...]] [--listen ADDR] [--nats URL] [--creds F] [--nkey F] " +
 			"[--user U --password P] [--tls-ca F --tls-cert F --tls-key F] [--http ADDR] " +
 			"[--max-payload SIZE] [--ack-wait D] [--log-level LEVEL] [--log-json]",
 		run: runServe,
@@ -81,7 +83,19 @@ type serveConfig struct {
 	logLevel   string
 	logJSON    bool
 	nats       natsFlags
+	spec       string     // feature spec: runs the online pipeline
+	models     stringList // model files: runs the scoring service
+
+	// injector, set only by asof demo, injects faults into the online
+	// pipeline: a testing tool, never set from serve's flags.
+	injector score.Injector
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 func runServe(e *env) int {
 	c := commands["serve"]
@@ -96,12 +110,18 @@ func runServe(e *env) int {
 		"how long NATS waits for ingest to acknowledge a message before it delivers it again")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.BoolVar(&cfg.logJSON, "log-json", false, "log in JSON")
+	fs.StringVar(&cfg.spec, "spec", "", "feature spec `file`: runs the online pipeline")
+	fs.Var(&cfg.models, "model", "model `file` served on score.<name> and POST /v1/score/<name> "+
+		"(repeatable; needs --spec)")
 	cfg.nats.register(fs)
 	if code := parseFlags(e, fs, false); code >= 0 {
 		return code
 	}
 	if cfg.data == "" {
 		return fail(e, fs, usagef("--data is required"))
+	}
+	if len(cfg.models) > 0 && cfg.spec == "" {
+		return fail(e, fs, usagef("--model needs --spec"))
 	}
 	if cfg.nats.url == "" {
 		cfg.nats.url = os.Getenv("NATS_URL")
@@ -156,6 +176,8 @@ type server struct {
 	http     *http.Server
 	httpLn   net.Listener
 	natsURL  string
+
+	online *score.Online // nil without --spec
 
 	components  []component
 	infoWritten bool        // serve.json is ours to remove
@@ -238,6 +260,40 @@ func (s *server) addComponents() error {
 		return err
 	}
 	s.components = append(s.components, component{name: "ingest", run: in.Run})
+	if s.cfg.spec == "" {
+		return nil
+	}
+	return s.addScoring()
+}
+
+// addScoring adds the online pipeline and, with models, the scoring
+// service, which answers on NATS and on the HTTP listener.
+func (s *server) addScoring() error {
+	spec, err := feature.LoadSpec(s.cfg.spec)
+	if err != nil {
+		return err
+	}
+	s.online, err = score.NewOnline(s.js, s.ledger, spec, score.OnlineOptions{
+		MaxPayload: int(s.cfg.maxPayload), Injector: s.cfg.injector,
+		Registerer: s.reg, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	s.components = append(s.components, component{name: "online", run: s.online.Run})
+	if len(s.cfg.models) == 0 {
+		return nil
+	}
+	models, err := score.LoadModels(s.cfg.models, spec)
+	if err != nil {
+		return err
+	}
+	svc, err := score.NewService(s.nc, s.js, s.online, models, score.ServiceOptions{
+		Registerer: s.reg, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	svc.Register(s.mux)
+	s.components = append(s.components, component{name: "score", run: svc.Run})
 	return nil
 }
 
