@@ -198,4 +198,3 @@ func (d *demoSystem) settle(ctx context.Context) error {
 	}
 	return nil
 }
-
