@@ -26,9 +26,10 @@ type work struct {
 }
 
 // commitsInFlight is how many batches of one stream may be in the ledger's
-// Append at once. Batches in flight together share an fsync, and the next
-// batch is collected and decoded meanwhile.
-const commitsInFlight = 2
+// Append at once: one, so that batches are appended in the broker's order
+// and the first of two events with one id is the one kept, as online. The
+// next batch is collected and decoded meanwhile.
+const commitsInFlight = 1
 
 // errCommitFailed stops the collecting loop after a committer failed; the
 // committer's error is the one returned.

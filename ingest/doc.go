@@ -29,10 +29,11 @@
 //     dead letters. Append returns after fsync;
 //  4. acknowledges the batch's messages, and only then.
 //
-// While one batch waits for its fsync, the next is collected and decoded,
-// and up to two batches of a stream are in Append at once, sharing an
-// fsync. Their order in the ledger may then differ from the broker's; the
-// checkpoint never moves back and the covered ranges merge in any order.
+// While one batch waits for its fsync, the next is collected and decoded.
+// A stream's batches enter Append one at a time, in the broker's order, so
+// that of two events with one id the ledger keeps the earlier in the
+// stream, as the online pipeline does; the events and snapshots streams
+// append concurrently and share fsyncs.
 //
 // A crash or a lost acknowledgement anywhere in between leads to the
 // message being delivered again. A redelivered message at or below the
