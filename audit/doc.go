@@ -11,8 +11,12 @@
 // of the audited spec is compared with the snapshot's value of the same
 // name within a relative tolerance (feature.Value.Equal); a feature missing
 // from the snapshot differs. A snapshot is consistent when every feature
-// equals truth, and differing otherwise; only differing snapshots get
-// causes and a finding.
+// equals truth, it was computed with the audited spec version, and its
+// input count and digest equal the watermark view's; it is differing
+// otherwise, and only differing snapshots get causes and a finding. The
+// last two conditions catch an online fault that another difference
+// happens to cancel out in the values: a duplicate that makes up for a
+// late event, a definition whose windows agree on this data.
 //
 // # Causes
 //
@@ -31,25 +35,28 @@
 // digest (the wrapping sum of its input events' content hashes) tell which:
 //
 //   - definition: the snapshot's spec version is not the audited spec's.
-//     Counts and digests are not compared then: windows may differ.
-//   - dropped: the snapshot's input count is below the watermark view's.
-//     The missing events' hashes sum to the digest difference; one missing
-//     event, or a pair, is searched among the watermark view's inputs and
-//     named.
-//   - duplicated: the count is above the watermark view's; the extra
-//     copies' hashes sum to the digest difference, and one event (or a
-//     pair, or one event twice) is searched and named with its copies.
-//   - dropped and duplicated: at equal count with another digest, one event
-//     missing and another held twice are searched and both named.
+//   - dropped: events of the watermark view are missing from the snapshot's
+//     input set.
+//   - duplicated: the snapshot's input set holds events of the watermark
+//     view more than once.
 //   - unexplained: same spec, same count and digest as the watermark view,
-//     different values: a defect in the fold or the online pipeline. An
-//     equal count whose digest difference no such swap explains is
-//     unexplained too, with a note.
+//     different values: a defect in the fold or the online pipeline.
+//
+// Dropped and duplicated events are named by arithmetic on the digest: the
+// snapshot's digest minus the watermark view's is the sum of the extra
+// copies' hashes minus the missing events' hashes, and the count
+// difference is their number. The audit searches, fewest events first, for
+// the oldest inputs missing as a prefix by broker sequence (a loss of the
+// online state leaves exactly that), plus up to four other events missing
+// or held again (at most three on one side). With 64-bit hashes a match by
+// chance is negligible, so a match is evidence. When nothing matches, a
+// lower count is still dropped and a higher one duplicated, with a note; an
+// equal count is unexplained. With another spec version the input set may
+// be defined otherwise, so only a match adds dropped or duplicated to
+// definition.
 //
 // A snapshot may have several causes, one per link its features differ
-// across; each is counted once per snapshot. Searches for larger sets of
-// missing or extra events are not made: they would be subset-sum
-// searches, and a note says how many events could not be named.
+// across; each is counted once per snapshot.
 //
 // # Score impact
 //
