@@ -18,11 +18,12 @@ import (
 type work struct {
 	events  []ledger.Event
 	snaps   []ledger.Snapshot
-	records []jetstream.Msg // the message of each record, in the same order
-	dead    []deadLetter    // refused messages to send to the dead stream
-	deadOK  []deadLetter    // dead letters the broker stored
-	ack     []jetstream.Msg // messages to acknowledge once the batch is appended
-	retry   []jetstream.Msg // messages to hand back for another delivery
+	records []jetstream.Msg   // the message of each record, in the same order
+	dead    []deadLetter      // refused messages to send to the dead stream
+	deleted []ledger.SeqRange // sequences the broker skipped because it deleted them
+	deadOK  []deadLetter      // dead letters the broker stored
+	ack     []jetstream.Msg   // messages to acknowledge once the batch is appended
+	retry   []jetstream.Msg   // messages to hand back for another delivery
 }
 
 // commitsInFlight is how many batches of one stream may be in the ledger's
@@ -103,6 +104,10 @@ func (c *consumer) prepare(msgs []jetstream.Msg) (*work, error) {
 			continue
 		}
 		seq := meta.Sequence.Stream
+		if meta.NumDelivered == 1 && seq > c.next {
+			w.deleted = append(w.deleted, c.deletedBetween(c.next, seq-1)...)
+		}
+		c.next = max(c.next, seq+1)
 
 		// A message at or below the checkpoint may have been accounted for
 		// already: then the coverage holds its sequence.
@@ -237,7 +242,7 @@ func (c *consumer) commit(w *work) error {
 func (c *consumer) appendBatch(w *work) error {
 	for {
 		b := c.ledgerBatch(w)
-		if len(b.Covered) == 0 {
+		if len(b.Covered) == 0 && len(b.Deleted) == 0 {
 			return nil // nothing new: only redeliveries and failed dead letters
 		}
 		start := time.Now()
@@ -278,7 +283,7 @@ func (c *consumer) ledgerBatch(w *work) *ledger.Batch {
 	for _, d := range w.deadOK {
 		seqs = append(seqs, d.seq)
 	}
-	b := &ledger.Batch{Events: w.events, Snapshots: w.snaps}
+	b := &ledger.Batch{Events: w.events, Snapshots: w.snaps, Deleted: w.deleted}
 	if len(seqs) == 0 {
 		return b
 	}

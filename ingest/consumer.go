@@ -32,6 +32,11 @@ type consumer struct {
 	// for and are checked against the ledger's coverage first. Committers
 	// raise it; the collecting loop reads it.
 	checkpoint atomic.Uint64
+
+	// next is the stream sequence the next first delivery should carry;
+	// a higher one means the broker skipped sequences it no longer holds.
+	// Only the collecting loop uses it.
+	next uint64
 }
 
 // errConsumeEnded tells run that the subscription ended (the consumer was
@@ -165,6 +170,10 @@ func (c *consumer) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.next, err = c.highestCovered(); err != nil {
+		return err
+	}
+	c.next++
 	s, err := c.subscribe(cons)
 	if err != nil {
 		return err

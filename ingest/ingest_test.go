@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -230,4 +231,45 @@ func TestIngestExternalServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExactly(t, f.l, n)
+}
+
+// TestIngestDeletedMessages checks that messages the broker deleted before
+// the ledger read them are recorded as deleted, not reported as gaps, while
+// the rest is stored exactly once.
+func TestIngestDeletedMessages(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	publish(t, f.js, 0, 20)
+	st, err := f.js.Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []uint64{1, 2, 7, 8, 9, 15} {
+		if err := st.DeleteMsg(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := start(t, f, Options{BatchSize: 4}, nil)
+	publish(t, f.js, 20, 30)
+	waitEvents(t, f.l, 24)
+	waitAcked(t, f.js)
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	del, err := f.l.Deleted("EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ledger.SeqRange{{Stream: "EVENTS", First: 1, Last: 2}, {Stream: "EVENTS", First: 7, Last: 9},
+		{Stream: "EVENTS", First: 15, Last: 15}}
+	if !slices.Equal(del, want) {
+		t.Fatalf("deleted %v, want %v", del, want)
+	}
+	if gaps, _ := f.l.Gaps(""); len(gaps) != 0 {
+		t.Fatalf("deleted messages reported as gaps: %v", gaps)
+	}
+	rep, err := f.l.Verify()
+	if err != nil || !rep.Clean() || rep.Events != 24 {
+		t.Fatalf("verify: %v, %d events, findings %v, gaps %v", err, rep.Events, rep.Findings, rep.Gaps)
+	}
 }

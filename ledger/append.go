@@ -66,7 +66,8 @@ func (l *Ledger) Append(b *Batch) (Result, error) {
 
 // validateBatch checks every record and fills content hashes.
 func validateBatch(b *Batch) error {
-	if len(b.Events) == 0 && len(b.Snapshots) == 0 && len(b.Checkpoints) == 0 && len(b.Covered) == 0 {
+	if len(b.Events) == 0 && len(b.Snapshots) == 0 && len(b.Checkpoints) == 0 &&
+		len(b.Covered) == 0 && len(b.Deleted) == 0 {
 		return ErrEmptyBatch
 	}
 	for i := range b.Events {
@@ -92,6 +93,12 @@ func validateBatch(b *Batch) error {
 	for i, r := range b.Covered {
 		if r.Stream == "" || r.First == 0 || r.Last < r.First {
 			return &ValidationError{Kind: "covered", Index: i, Field: "range",
+				Msg: fmt.Sprintf("bad range %q [%d, %d]", r.Stream, r.First, r.Last)}
+		}
+	}
+	for i, r := range b.Deleted {
+		if r.Stream == "" || r.First == 0 || r.Last < r.First {
+			return &ValidationError{Kind: "deleted", Index: i, Field: "range",
 				Msg: fmt.Sprintf("bad range %q [%d, %d]", r.Stream, r.First, r.Last)}
 		}
 	}
@@ -133,6 +140,10 @@ func (l *Ledger) prepareAndApply(b *Batch) (*pebble.Batch, Result, error) {
 	}
 	w.checkpoints(b.Checkpoints)
 	cov := w.coverage(b.Covered)
+	for _, r := range b.Deleted {
+		k := deletedKey(r.Stream, r.First)
+		w.set(k, seal(k, appendUint64(nil, r.Last)))
+	}
 	w.set(keyCounts, seal(keyCounts, appendCounts(nil, w.counts)))
 
 	if err := l.db.ApplyNoSyncWait(w.pb, pebble.Sync); err != nil {

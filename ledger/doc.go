@@ -45,6 +45,7 @@
 //	'n' id                         snapshot id index, to the sequence
 //	'c' stream                     consumer checkpoint: last broker sequence
 //	'r' len stream first           covered broker sequences: first..last
+//	'x' len stream first           sequences the broker deleted: first..last
 //	'b' n                          batch record: first, last, chained digest
 //	'm' "format" | "counts"        format version; running counts
 //
@@ -79,8 +80,9 @@
 // cross-checks every index entry against the log in both directions (a
 // missing entry, an entry that disagrees, an entry naming no record), checks
 // the sealed values, and reports each finding with its key and sequence as a
-// CorruptionError. It also lists gaps between covered broker sequences:
-// messages the broker stored that never reached the ledger.
+// CorruptionError. It also lists gaps between covered broker sequences that
+// the broker did not delete: messages the broker stored that never reached
+// the ledger.
 //
 // A ledger whose checkpoints, coverage or counts are damaged still opens, so
 // that Verify can report the damage, but refuses appends.

@@ -19,6 +19,7 @@ const (
 	prefixCheckpoint = 'c'
 	prefixCoverage   = 'r'
 	prefixBatch      = 'b'
+	prefixDeleted    = 'x'
 )
 
 var (
@@ -77,6 +78,11 @@ func checkpointKey(stream string) []byte { return append([]byte{prefixCheckpoint
 
 func coverageKey(stream string, first uint64) []byte {
 	k := appendPrefixed(nil, prefixCoverage, stream)
+	return appendUint64(k, first)
+}
+
+func deletedKey(stream string, first uint64) []byte {
+	k := appendPrefixed(nil, prefixDeleted, stream)
 	return appendUint64(k, first)
 }
 
@@ -144,10 +150,11 @@ func FormatKey(k []byte) string {
 		return fmt.Sprintf("checkpoint/%q", k[1:])
 	case prefixMeta:
 		return fmt.Sprintf("meta/%s", k[1:])
-	case prefixCoverage:
+	case prefixCoverage, prefixDeleted:
 		n, w := binary.Uvarint(k[1:])
 		if w > 0 && uint64(len(k)) == 1+uint64(w)+n+8 {
-			return fmt.Sprintf("coverage/%q/%d", k[1+w:1+w+int(n)], binary.BigEndian.Uint64(k[len(k)-8:]))
+			fam := map[byte]string{prefixCoverage: "coverage", prefixDeleted: "deleted"}[k[0]]
+			return fmt.Sprintf("%s/%q/%d", fam, k[1+w:1+w+int(n)], binary.BigEndian.Uint64(k[len(k)-8:]))
 		}
 	}
 	return fmt.Sprintf("%q", k)

@@ -325,6 +325,18 @@ func TestCoverageAndGaps(t *testing.T) {
 	if len(check2) != 1 {
 		t.Fatalf("gaps after reopen %v", check2)
 	}
+
+	// Sequences the broker deleted are no gap.
+	mustAppend(t, l, &Batch{Deleted: []SeqRange{{"E", 21, 25}, {"E", 26, 30}}})
+	if gaps, _ := l.Gaps(""); len(gaps) != 0 {
+		t.Fatalf("gaps with deletions %v", gaps)
+	}
+	if del, _ := l.Deleted("E"); !slices.Equal(del, []SeqRange{{"E", 21, 30}}) {
+		t.Fatalf("deleted %v", del)
+	}
+	if _, err := l.Append(&Batch{Deleted: []SeqRange{{"E", 9, 3}}}); err == nil {
+		t.Fatal("a bad deleted range was accepted")
+	}
 }
 
 func TestReopenKeepsState(t *testing.T) {

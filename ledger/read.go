@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -87,29 +89,75 @@ func (l *Ledger) Coverage(stream string) ([]SeqRange, error) {
 	return out, err
 }
 
-// Gaps returns the broker sequences of stream missing between its covered
-// ranges: messages the broker stored that never reached the ledger, unless
-// the broker deleted them first.
+// Gaps returns the broker sequences of stream (every stream with "")
+// missing between its covered ranges that the broker did not delete:
+// messages the broker stored that never reached the ledger.
 func (l *Ledger) Gaps(stream string) ([]SeqRange, error) {
 	cov, err := l.Coverage(stream)
 	if err != nil {
 		return nil, err
 	}
+	del, err := l.Deleted(stream)
+	if err != nil {
+		return nil, err
+	}
+	// Deleted sequences count as accounted for.
+	all := mergeRanges(append(cov, del...))
 	var gaps []SeqRange
-	for i := 1; i < len(cov); i++ {
-		if cov[i].Stream == cov[i-1].Stream && cov[i].First > cov[i-1].Last+1 {
-			gaps = append(gaps, SeqRange{cov[i].Stream, cov[i-1].Last + 1, cov[i].First - 1})
+	for i := 1; i < len(all); i++ {
+		if all[i].Stream == all[i-1].Stream && all[i].First > all[i-1].Last+1 {
+			gaps = append(gaps, SeqRange{all[i].Stream, all[i-1].Last + 1, all[i].First - 1})
 		}
 	}
 	return gaps, nil
 }
 
+// Deleted returns the broker sequences of stream (every stream with "")
+// that the broker had deleted before the ledger read them, sorted and
+// merged.
+func (l *Ledger) Deleted(stream string) ([]SeqRange, error) {
+	if err := l.acquire(); err != nil {
+		return nil, err
+	}
+	defer l.release()
+	var out []SeqRange
+	err := l.eachRange(prefixDeleted, stream, func(r SeqRange) error {
+		out = append(out, r)
+		return nil
+	})
+	return mergeRanges(out), err
+}
+
+// mergeRanges sorts ranges by stream and first sequence and merges those
+// that overlap or touch.
+func mergeRanges(rs []SeqRange) []SeqRange {
+	slices.SortFunc(rs, func(a, b SeqRange) int {
+		return cmp.Or(cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.First, b.First))
+	})
+	var out []SeqRange
+	for _, r := range rs {
+		n := len(out)
+		if n > 0 && out[n-1].Stream == r.Stream && r.First <= out[n-1].Last+1 {
+			out[n-1].Last = max(out[n-1].Last, r.Last)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // eachCoverage calls fn for each stored range of stream (all streams when
 // ""), in key order.
 func (l *Ledger) eachCoverage(stream string, fn func(SeqRange) error) error {
-	prefix := []byte{prefixCoverage}
+	return l.eachRange(prefixCoverage, stream, fn)
+}
+
+// eachRange calls fn for each range stored under the family (coverage or
+// deleted) for stream (all streams when ""), in key order.
+func (l *Ledger) eachRange(family byte, stream string, fn func(SeqRange) error) error {
+	prefix := []byte{family}
 	if stream != "" {
-		prefix = appendPrefixed(nil, prefixCoverage, stream)
+		prefix = appendPrefixed(nil, family, stream)
 	}
 	return l.scan(prefix, func(k, v []byte) error {
 		body, ok := unseal(k, v)
@@ -117,7 +165,7 @@ func (l *Ledger) eachCoverage(stream string, fn func(SeqRange) error) error {
 		s := d.string("coverage stream")
 		first := d.uint64("coverage first")
 		if !ok || len(body) != 8 || d.err != nil || len(d.b) != 0 {
-			return &CorruptionError{Kind: "checksum", Key: clone(k), Msg: "coverage range is damaged"}
+			return &CorruptionError{Kind: "checksum", Key: clone(k), Msg: "sequence range is damaged"}
 		}
 		return fn(SeqRange{Stream: s, First: first, Last: uint64FromKey(append([]byte{0}, body...))})
 	})

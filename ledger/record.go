@@ -105,6 +105,12 @@ type Batch struct {
 	// covered ranges of a stream are messages that never reached the
 	// ledger.
 	Covered []SeqRange
+
+	// Deleted lists broker sequences the broker no longer held when the
+	// ingester reached them (removed by limits, purges or by hand), as the
+	// broker confirmed. They are not gaps: no message was lost between the
+	// broker and the ledger.
+	Deleted []SeqRange
 }
 
 // DedupKey is the key events are deduplicated by: the id, or the content

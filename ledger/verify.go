@@ -315,7 +315,7 @@ func (v *verifier) checkMissing() {
 // checkSealed checks the checksums of the values no chain protects and the
 // stored counts.
 func (v *verifier) checkSealed() {
-	for _, p := range []byte{prefixCheckpoint, prefixCoverage} {
+	for _, p := range []byte{prefixCheckpoint, prefixCoverage, prefixDeleted} {
 		v.scan([]byte{p}, []byte{p + 1}, func(k, val []byte) {
 			if body, ok := unseal(k, val); !ok || len(body) != 8 {
 				v.find("checksum", k, 0, "value does not match its checksum")
