@@ -156,8 +156,8 @@ func (l *Ledger) prepareAndApply(b *Batch) (*pebble.Batch, Result, error) {
 	for s, r := range cov {
 		l.coverage[s] = r
 	}
-	for _, k := range w.newKeys {
-		l.filter.add(k)
+	for h := range w.seen {
+		l.filter.addHash(h)
 	}
 	if w.res.First != 0 {
 		w.res.Last = w.seq
@@ -181,10 +181,15 @@ type writer struct {
 	counts  Counts
 	chain   *chainHasher
 	res     Result
-	seen    map[string]struct{} // dedup keys within this batch
-	newKeys [][]byte            // dedup and snapshot-id keys to add to the filter
-	index   kvList              // index entries, written sorted
+	index   kvList // index entries, written sorted
 	scratch []byte
+	key     []byte // the key being built
+
+	// newKeys are the index entries (in index) of the dedup and snapshot-id
+	// keys of this batch, to add to the filter; seen maps each one's hash
+	// to its position in newKeys, to find duplicates within the batch.
+	newKeys []int
+	seen    map[uint64]int
 }
 
 func (w *writer) set(k, v []byte) { _ = w.pb.Set(k, v, nil) }
@@ -199,14 +204,22 @@ func (w *writer) next() uint64 {
 
 // dup reports whether key is already stored or already in this batch.
 func (w *writer) dup(key []byte) (bool, error) {
+	h := xxhash.Sum64(key)
 	if w.seen == nil {
-		w.seen = make(map[string]struct{})
+		w.seen = make(map[uint64]int)
 	}
-	if _, ok := w.seen[string(key)]; ok {
-		return true, nil
+	if i, ok := w.seen[h]; ok {
+		if bytes.Equal(w.index.keyAt(w.newKeys[i]), key) {
+			return true, nil
+		}
+		// Two keys with one hash: compare with every key of the batch.
+		for _, j := range w.newKeys {
+			if bytes.Equal(w.index.keyAt(j), key) {
+				return true, nil
+			}
+		}
 	}
-	w.seen[string(key)] = struct{}{}
-	if !w.l.filter.mayHave(key) {
+	if !w.l.filter.mayHaveHash(h) {
 		return false, nil
 	}
 	_, closer, err := w.l.db.Get(key)
@@ -232,8 +245,8 @@ func (w *writer) record(seq uint64, val []byte) {
 func (w *writer) events(es []Event) error {
 	for i := range es {
 		e := &es[i]
-		dk := dedupKey(e)
-		dup, err := w.dup(dk)
+		w.key = appendDedupKey(w.key[:0], e)
+		dup, err := w.dup(w.key)
 		if err != nil {
 			return err
 		}
@@ -245,10 +258,10 @@ func (w *writer) events(es []Event) error {
 		seq := w.next()
 		w.scratch = appendEventValue(w.scratch[:0], e)
 		w.record(seq, w.scratch)
+		w.addKey(w.key, seq)
+		w.key = appendEntityKey(w.key[:0], e.Entity, e.Time, seq)
 		w.scratch = appendEntityValue(w.scratch[:0], e)
-		w.index.add(entityKey(e.Entity, e.Time, seq), w.scratch)
-		w.index.add(dk, appendUint64(w.scratch[:0], seq))
-		w.newKeys = append(w.newKeys, dk)
+		w.index.add(w.key, w.scratch)
 		w.res.Events++
 		w.counts.Events++
 	}
@@ -271,14 +284,23 @@ func (w *writer) snapshots(ss []Snapshot) error {
 		seq := w.next()
 		w.scratch = appendSnapshotValue(w.scratch[:0], s, true)
 		w.record(seq, w.scratch)
+		w.addKey(ik, seq)
 		w.scratch = appendSnapshotValue(w.scratch[:0], s, false)
 		w.index.add(snapModelKey(s.Model, s.Time, seq), w.scratch)
-		w.index.add(ik, appendUint64(w.scratch[:0], seq))
-		w.newKeys = append(w.newKeys, ik)
 		w.res.Snapshots++
 		w.counts.Snapshots++
 	}
 	return nil
+}
+
+// addKey adds a dedup or snapshot-id index entry, pointing at seq, and
+// remembers it for the duplicate checks of the rest of the batch.
+func (w *writer) addKey(key []byte, seq uint64) {
+	var v [8]byte
+	putUint64(v[:], seq)
+	w.index.add(key, v[:])
+	w.seen[xxhash.Sum64(key)] = len(w.newKeys)
+	w.newKeys = append(w.newKeys, len(w.index.ents)-1)
 }
 
 // flushIndexes writes the gathered index entries in key order.
@@ -305,6 +327,10 @@ func (l *kvList) add(k, v []byte) {
 }
 
 func (l *kvList) key(e kvEnt) []byte { return l.buf[e.ko : e.ko+e.kl] }
+
+// keyAt returns the key of entry i, in the order entries were added (until
+// sort).
+func (l *kvList) keyAt(i int) []byte { return l.key(l.ents[i]) }
 
 func (l *kvList) at(i int) (k, v []byte) {
 	e := l.ents[i]

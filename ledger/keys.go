@@ -53,9 +53,13 @@ func entityPrefix(entity string) []byte {
 }
 
 func entityKey(entity string, t time.Time, seq uint64) []byte {
-	k := entityPrefix(entity)
-	k = appendTime(k, t)
-	return appendUint64(k, seq)
+	return appendEntityKey(make([]byte, 0, len(entity)+20), entity, t, seq)
+}
+
+func appendEntityKey(b []byte, entity string, t time.Time, seq uint64) []byte {
+	b = appendPrefixed(b, prefixEntity, entity)
+	b = appendTime(b, t)
+	return appendUint64(b, seq)
 }
 
 func snapModelPrefix(model string) []byte {
@@ -68,8 +72,17 @@ func snapModelKey(model string, t time.Time, seq uint64) []byte {
 	return appendUint64(k, seq)
 }
 
-func dedupKey(e *Event) []byte {
-	return append([]byte{prefixDedup}, e.DedupKey()...)
+func dedupKey(e *Event) []byte { return appendDedupKey(nil, e) }
+
+// appendDedupKey appends the dedup index key of e: the id, or the content
+// hash when e has none.
+func appendDedupKey(b []byte, e *Event) []byte {
+	if e.ID != "" {
+		b = append(b, prefixDedup, dedupByID)
+		return append(b, e.ID...)
+	}
+	b = append(b, prefixDedup, dedupByHash)
+	return appendUint64(b, e.Hash)
 }
 
 func snapIDKey(id string) []byte { return append([]byte{prefixSnapID}, id...) }
