@@ -3,6 +3,7 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/asofdev/asof/feature"
@@ -143,11 +144,11 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector, []ledger.Index
 	if q.At.IsZero() {
 		return feature.Vector{}, nil, errors.New("replay: zero instant")
 	}
-	var (
-		events []feature.Event
-		used   []ledger.Indexed[ledger.Event]
-		conv   converter
-	)
+	buf := pointBufs.Get().(*pointBuf)
+	defer pointBufs.Put(buf)
+	events, conv := buf.events[:0], &buf.conv
+	conv.arena = conv.arena[:0]
+	var used []ledger.Indexed[ledger.Event]
 	for ie, err := range r.l.EntityEvents(q.Entity, r.windowStart(q.At), q.At) {
 		if err != nil {
 			return feature.Vector{}, nil, fmt.Errorf("replay %s: %w", q.Entity, err)
@@ -162,8 +163,20 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector, []ledger.Index
 	}
 	// The ledger holds each event once, so every relevant event of the view
 	// is in the input set, and no duplicate check is needed.
-	return feature.ComputeUnique(r.spec, events, q.At), used, nil
+	v := feature.ComputeUnique(r.spec, events, q.At)
+	clear(events) // drop references before the buffer is reused
+	buf.events = events[:0]
+	return v, used, nil
 }
+
+// pointBuf is what one point replay gathers events in; Compute copies what
+// it keeps, so the buffers are reused from query to query.
+type pointBuf struct {
+	events []feature.Event
+	conv   converter
+}
+
+var pointBufs = sync.Pool{New: func() any { return new(pointBuf) }}
 
 // windowStart returns the exclusive lower bound of the event times any
 // feature can see as of at: at minus the widest window, or zero (the start
