@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/asofdev/asof/feature"
 	"github.com/asofdev/asof/ledger"
 )
@@ -154,7 +156,7 @@ func (r *Replayer) sweepScan(ps []Point, groups [][2]int, workers int,
 			}
 		})
 	}
-	if err := r.scanEntities(ps, groups, jobs, &fe); err != nil {
+	if err := r.scanParts(ps, groups, jobs, &fe, workers); err != nil {
 		fe.set(err)
 	}
 	close(jobs)
@@ -162,15 +164,42 @@ func (r *Replayer) sweepScan(ps []Point, groups [][2]int, workers int,
 	return fe.err
 }
 
-// scanEntities sends a job for every group: the entity's relevant events
-// that its points can see, then the groups the ledger has no events for.
-func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJob,
-	fe *firstError) error {
+// scanParts scans the entity index in as many parts as the ledger's
+// tables allow, up to one per worker, each on its own goroutine, and then
+// sends the groups the ledger has no events for.
+func (r *Replayer) scanParts(ps []Point, groups [][2]int, jobs chan<- viewsJob,
+	fe *firstError, workers int) error {
 	index := make(map[string]int, len(groups))
 	for i, g := range groups {
 		index[ps[g[0]].Entity] = i
 	}
-	sent := make([]bool, len(groups))
+	sent := make([]bool, len(groups)) // each part writes its own entities' entries
+	splits, err := r.l.EntitySplits(workers)
+	if err != nil {
+		return fmt.Errorf("replay: scan entities: %w", err)
+	}
+	bounds := append(append([]string{""}, splits...), "")
+	var g errgroup.Group
+	for i := 0; i+1 < len(bounds); i++ {
+		from, to := bounds[i], bounds[i+1]
+		g.Go(func() error { return r.scanEntities(ps, groups, jobs, fe, index, sent, from, to) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, g := range groups {
+		if !sent[i] && !fe.stopped.Load() {
+			jobs <- viewsJob{ps[g[0]:g[1]], nil}
+		}
+	}
+	return nil
+}
+
+// scanEntities sends a job for every group whose entity lies in [from, to)
+// of the entity index: the entity's relevant events that its points can
+// see. It marks the groups it sent.
+func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJob,
+	fe *firstError, index map[string]int, sent []bool, from, to string) error {
 	var (
 		cur      = -1
 		name     string
@@ -192,7 +221,7 @@ func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJo
 		}
 		cur, events = -1, events[:0]
 	}
-	for ie, err := range r.l.AllEntityEvents() {
+	for ie, err := range r.l.EntityEventsIn(from, to) {
 		if err != nil {
 			return fmt.Errorf("replay: scan entities: %w", err)
 		}
@@ -219,11 +248,6 @@ func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJo
 		events = append(events, ie)
 	}
 	flush()
-	for i, g := range groups {
-		if !sent[i] && !fe.stopped.Load() {
-			jobs <- viewsJob{ps[g[0]:g[1]], nil}
-		}
-	}
 	return nil
 }
 
