@@ -62,7 +62,8 @@ func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
 		}
 		state := feature.NewState(r.spec)
 		state.ApplyUnique(cur.events) // the ledger holds each event once
-		cur.events, conv.arena = cur.events[:0], conv.arena[:0]
+		cur.events = cur.events[:0]
+		conv.Reset()
 		return fn(cur.entity, state.Vector(at))
 	}
 	for ie, err := range r.l.EntityEventsIn(from, to) {
@@ -79,7 +80,7 @@ func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
 		if (!lo.IsZero() && !e.Time.After(lo)) || !Sees(e, view, at, w) || !r.spec.Relevant(e.Type) {
 			continue
 		}
-		cur.events = append(cur.events, conv.event(e))
+		cur.events = append(cur.events, conv.Event(e))
 	}
 	return flush()
 }
@@ -148,7 +149,7 @@ func (r *Replayer) readAll(at time.Time, view View, w uint64, queue chan<- entit
 		if (!lo.IsZero() && !e.Time.After(lo)) || !Sees(e, view, at, w) || !r.spec.Relevant(e.Type) {
 			continue
 		}
-		cur.events = append(cur.events, conv.event(e))
+		cur.events = append(cur.events, conv.Event(e))
 	}
 	send()
 	return nil

@@ -120,10 +120,10 @@ type folder struct {
 
 // convert turns ledger events into fold events, reusing the buffers.
 func (f *folder) convert(events []ledger.Event) []feature.Event {
-	f.conv.arena = f.conv.arena[:0]
+	f.conv.Reset()
 	f.fes = f.fes[:0]
 	for i := range events {
-		f.fes = append(f.fes, f.conv.event(&events[i]))
+		f.fes = append(f.fes, f.conv.Event(&events[i]))
 	}
 	return f.fes
 }

@@ -283,7 +283,7 @@ func (m *multiView) entity(ps []Point, worker int, fn func(int, *ViewPoint) erro
 func (m *multiView) load(events []ledger.Indexed[ledger.Event]) {
 	m.events, m.fes, m.arrival = events, m.fes[:0], m.arrival[:0]
 	for i := range m.events {
-		m.fes = append(m.fes, m.conv.event(&m.events[i].Record))
+		m.fes = append(m.fes, m.conv.Event(&m.events[i].Record))
 		m.arrival = append(m.arrival, i)
 	}
 	slices.SortStableFunc(m.arrival, func(a, b int) int {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asofdev/asof/feature"
+	"github.com/asofdev/asof/internal/convert"
 	"github.com/asofdev/asof/ledger"
 )
 
@@ -64,44 +65,16 @@ func Sees(e *ledger.Event, v View, at time.Time, w uint64) bool {
 }
 
 // FeatureEvent converts a ledger event into the fold's event.
-func FeatureEvent(e *ledger.Event) feature.Event {
-	c := converter{arena: make([]feature.Field, 0, len(e.Fields))}
-	return c.event(e)
-}
-
-// converter turns ledger events into fold events, cutting the field slices
-// from chunks so that a sweep does not allocate one per event.
-type converter struct {
-	arena []feature.Field
-}
-
-func (c *converter) event(e *ledger.Event) feature.Event {
-	fe := feature.Event{ID: e.ID, Type: e.Type, Time: e.Time, Hash: e.Hash}
-	n := len(e.Fields)
-	if n == 0 {
-		return fe
-	}
-	if cap(c.arena)-len(c.arena) < n {
-		// Chunks grow with use, so a short scan stays small.
-		c.arena = make([]feature.Field, 0, max(min(2*cap(c.arena), 4096), 16, n))
-	}
-	fe.Fields = c.arena[len(c.arena) : len(c.arena)+n : len(c.arena)+n]
-	c.arena = c.arena[:len(c.arena)+n]
-	for i, f := range e.Fields {
-		fe.Fields[i] = feature.Field{Name: f.Name, Value: FeatureValue(f.Value)}
-	}
-	return fe
-}
+func FeatureEvent(e *ledger.Event) feature.Event { return convert.Event(e) }
 
 // FeatureValue converts a ledger value into the fold's value.
-func FeatureValue(v ledger.Value) feature.Value {
-	return feature.Value{Kind: feature.Kind(v.Kind), Num: v.Num, Str: v.Str, Bool: v.Bool}
-}
+func FeatureValue(v ledger.Value) feature.Value { return convert.Value(v) }
 
 // LedgerValue converts a fold value into the ledger's value.
-func LedgerValue(v feature.Value) ledger.Value {
-	return ledger.Value{Kind: ledger.Kind(v.Kind), Num: v.Num, Str: v.Str, Bool: v.Bool}
-}
+func LedgerValue(v feature.Value) ledger.Value { return convert.LedgerValue(v) }
+
+// converter converts the events of a sweep; see convert.Converter.
+type converter = convert.Converter
 
 // Replayer computes vectors of one spec from one ledger. It is safe for
 // concurrent use.
@@ -147,7 +120,7 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector, []ledger.Index
 	buf := pointBufs.Get().(*pointBuf)
 	defer pointBufs.Put(buf)
 	events, conv := buf.events[:0], &buf.conv
-	conv.arena = conv.arena[:0]
+	conv.Reset()
 	var used []ledger.Indexed[ledger.Event]
 	for ie, err := range r.l.EntityEvents(q.Entity, r.windowStart(q.At), q.At) {
 		if err != nil {
@@ -156,7 +129,7 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector, []ledger.Index
 		if !Sees(&ie.Record, q.View, q.At, q.Watermark) || !r.spec.Relevant(ie.Record.Type) {
 			continue
 		}
-		events = append(events, conv.event(&ie.Record))
+		events = append(events, conv.Event(&ie.Record))
 		if explain {
 			used = append(used, ie)
 		}

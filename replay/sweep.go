@@ -67,7 +67,7 @@ func (r *Replayer) sweepTruth(ps []Point, events []ledger.Event, fn func(Point, 
 	fes := make([]feature.Event, len(events))
 	var conv converter
 	for i := range events {
-		fes[i] = conv.event(&events[i])
+		fes[i] = conv.Event(&events[i])
 	}
 	state.ApplyUnique(fes) // the ledger holds each event once
 	c := state.Cursor()
@@ -106,7 +106,7 @@ func (r *Replayer) sweepArrivals(ps []Point, events []ledger.Event, view View,
 				kept = append(kept, pending[i])
 				continue
 			}
-			state.Apply(conv.event(&pending[i]))
+			state.Apply(conv.Event(&pending[i]))
 		}
 		pending = kept
 		if err := fn(p, state.Vector(p.At)); err != nil {

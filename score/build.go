@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/asofdev/asof/feature"
+	"github.com/asofdev/asof/internal/convert"
 	"github.com/asofdev/asof/ledger"
 )
 
@@ -56,7 +57,7 @@ func (o *Online) loadLedger(t *table, upTo uint64) error {
 			entity, batch = e.Entity, batch[:0]
 		}
 		if t.take(e) && t.spec.Relevant(e.Type) {
-			batch = append(batch, featureEvent(e))
+			batch = append(batch, convert.Event(e))
 		}
 	}
 	t.load(entity, batch)

@@ -5,36 +5,6 @@ import (
 	"github.com/asofdev/asof/ledger"
 )
 
-// featureEvent converts a ledger event into the fold's event. Replay does
-// the same conversion on its side; both must agree field for field, which
-// the end-to-end tests check by comparing vectors.
-func featureEvent(e *ledger.Event) feature.Event {
-	fe := feature.Event{ID: e.ID, Type: e.Type, Time: e.Time, Hash: e.Hash}
-	if len(e.Fields) > 0 {
-		fe.Fields = make([]feature.Field, len(e.Fields))
-		for i, f := range e.Fields {
-			fe.Fields[i] = feature.Field{Name: f.Name, Value: feature.Value{
-				Kind: feature.Kind(f.Value.Kind), Num: f.Value.Num,
-				Str: f.Value.Str, Bool: f.Value.Bool}}
-		}
-	}
-	return fe
-}
-
-// ledgerVector converts a vector's values into the snapshot's fields, in
-// spec order.
-func ledgerVector(spec *feature.Spec, v feature.Vector) []ledger.Field {
-	out := make([]ledger.Field, 0, len(v.Values))
-	for i, val := range v.Values {
-		if i >= len(spec.Features) {
-			break
-		}
-		out = append(out, ledger.Field{Name: spec.Features[i].Name, Value: ledger.Value{
-			Kind: ledger.Kind(val.Kind), Num: val.Num, Str: val.Str, Bool: val.Bool}})
-	}
-	return out
-}
-
 // dedupKey is the key the ledger deduplicates an event by: its id, else
 // its content hash. The online pipeline keeps the first arrival of each
 // key, as the ledger does, so that the two hold the same events.

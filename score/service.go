@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/asofdev/asof/feature"
+	"github.com/asofdev/asof/internal/convert"
 	"github.com/asofdev/asof/ledger"
 	"github.com/asofdev/asof/model"
 )
@@ -265,7 +266,7 @@ func (s *Service) score(ctx context.Context, mod *model.Model, req Request) Repl
 	snap := ledger.Snapshot{
 		ID: s.ids.next(v.Vector.At), RequestID: req.RequestID, Model: mod.Name,
 		ModelVersion: mod.Version, SpecVersion: v.Spec.Version, Entity: req.Entity,
-		Time: v.Vector.At, Vector: ledgerVector(v.Spec, v.Vector),
+		Time: v.Vector.At, Vector: convert.Vector(v.Spec, v.Vector),
 		VectorHash: v.Vector.Hash(v.Spec), InputCount: uint64(v.Vector.Count),
 		InputDigest: v.Vector.Digest, Watermark: v.Watermark,
 		Score: score, Decision: decision,

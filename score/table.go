@@ -6,6 +6,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/asofdev/asof/feature"
+	"github.com/asofdev/asof/internal/convert"
 	"github.com/asofdev/asof/ledger"
 )
 
@@ -62,7 +63,7 @@ func (t *table) apply(e *ledger.Event, twice bool) bool {
 		st = feature.NewState(t.spec)
 		t.states[e.Entity] = st
 	}
-	fe := featureEvent(e)
+	fe := convert.Event(e)
 	took := t.add(st, fe)
 	if twice {
 		fe.ID = fe.Key() + "#twice" // same content, another key

@@ -1,0 +1,69 @@
+// Package convert turns the ledger's records into the fold's events and
+// the fold's vectors into the ledger's fields. It is the one place where
+// package ledger and package feature meet, so that the online pipeline and
+// replay convert alike: the two sides must hand the fold identical events.
+package convert
+
+import (
+	"github.com/asofdev/asof/feature"
+	"github.com/asofdev/asof/ledger"
+)
+
+// Value converts a ledger value into the fold's value.
+func Value(v ledger.Value) feature.Value {
+	return feature.Value{Kind: feature.Kind(v.Kind), Num: v.Num, Str: v.Str, Bool: v.Bool}
+}
+
+// LedgerValue converts a fold value into the ledger's value.
+func LedgerValue(v feature.Value) ledger.Value {
+	return ledger.Value{Kind: ledger.Kind(v.Kind), Num: v.Num, Str: v.Str, Bool: v.Bool}
+}
+
+// Event converts one ledger event into the fold's event.
+func Event(e *ledger.Event) feature.Event {
+	c := Converter{arena: make([]feature.Field, 0, len(e.Fields))}
+	return c.Event(e)
+}
+
+// Vector converts a vector's values into named ledger fields, in spec
+// order: the vector a snapshot records.
+func Vector(spec *feature.Spec, v feature.Vector) []ledger.Field {
+	out := make([]ledger.Field, 0, len(v.Values))
+	for i, val := range v.Values {
+		if i >= len(spec.Features) {
+			break
+		}
+		out = append(out, ledger.Field{Name: spec.Features[i].Name, Value: LedgerValue(val)})
+	}
+	return out
+}
+
+// Converter converts many events, cutting their field slices from chunks
+// so that a sweep does not allocate one slice per event. The events it
+// returns share those chunks until Reset.
+type Converter struct {
+	arena []feature.Field
+}
+
+// Event converts one ledger event into the fold's event.
+func (c *Converter) Event(e *ledger.Event) feature.Event {
+	fe := feature.Event{ID: e.ID, Type: e.Type, Time: e.Time, Hash: e.Hash}
+	n := len(e.Fields)
+	if n == 0 {
+		return fe
+	}
+	if cap(c.arena)-len(c.arena) < n {
+		// Chunks grow with use, so a short scan stays small.
+		c.arena = make([]feature.Field, 0, max(min(2*cap(c.arena), 4096), 16, n))
+	}
+	fe.Fields = c.arena[len(c.arena) : len(c.arena)+n : len(c.arena)+n]
+	c.arena = c.arena[:len(c.arena)+n]
+	for i, f := range e.Fields {
+		fe.Fields[i] = feature.Field{Name: f.Name, Value: Value(f.Value)}
+	}
+	return fe
+}
+
+// Reset lets the current chunk be reused: the events converted so far must
+// no longer be used.
+func (c *Converter) Reset() { c.arena = c.arena[:0] }
