@@ -249,6 +249,8 @@ func TestValidation(t *testing.T) {
 	}{
 		{"missing entity", Batch{Events: []Event{good, {Time: t0, Payload: []byte("x")}}}, "event", "entity", 1},
 		{"zero time", Batch{Events: []Event{{Entity: "u", Payload: []byte("x")}}}, "event", "time", 0},
+		{"time beyond nanoseconds", Batch{Events: []Event{{Entity: "u", Time: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC),
+			Payload: []byte("x")}}}, "event", "time", 0},
 		{"empty payload", Batch{Events: []Event{good, good, {Entity: "u", Time: t0}}}, "event", "payload", 2},
 		{"wrong hash", Batch{Events: []Event{{Entity: "u", Time: t0, Payload: []byte("x"), Hash: 1}}}, "event", "hash", 0},
 		{"NaN field", Batch{Events: []Event{{Entity: "u", Time: t0, Payload: []byte("x"),

@@ -151,6 +151,8 @@ func (e *Event) validate(i int) error {
 		return bad("entity", "not valid UTF-8")
 	case e.Time.IsZero():
 		return bad("time", "zero event time")
+	case !storableTime(e.Time) || (!e.Arrival.IsZero() && !storableTime(e.Arrival)):
+		return bad("time", "outside the years 1678 to 2261 that Unix nanoseconds can hold")
 	case len(e.Payload) == 0:
 		return bad("payload", "empty")
 	case len(e.Payload) > MaxPayload:
@@ -187,6 +189,8 @@ func (s *Snapshot) validate(i int) error {
 		return bad("entity", "missing")
 	case s.Time.IsZero():
 		return bad("time", "zero request time")
+	case !storableTime(s.Time):
+		return bad("time", "outside the years 1678 to 2261 that Unix nanoseconds can hold")
 	case len(s.Payload) == 0:
 		return bad("payload", "empty")
 	case len(s.Payload) > MaxPayload:
@@ -199,6 +203,12 @@ func (s *Snapshot) validate(i int) error {
 		s.Hash = xxhash.Sum64(s.Payload)
 	}
 	return nil
+}
+
+// storableTime reports whether t fits the ledger's time encoding, Unix
+// nanoseconds in an int64.
+func storableTime(t time.Time) bool {
+	return t.Year() >= 1678 && t.Year() <= 2261
 }
 
 // validateFields returns what is wrong with fields, or "".
