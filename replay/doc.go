@@ -31,4 +31,13 @@
 // (knowable and watermark), which is exactly what the online pipeline does.
 // The audit and backfill use it so that their cost grows with the events and
 // instants, not with their product.
+//
+// SweepViews gives the audit all three views at once per point, and All
+// the vector of every entity. Backfill and Labels serve training sets:
+// they sort the rows into the entity index's order, read each entity once
+// (one scan of the whole index when the rows name many entities, one seek
+// per entity otherwise), fold on every core, and hand results back in row
+// order, holding a bounded queue of entities. Where the ledger's tables
+// allow (ledger.EntitySplits), All and SweepViews read the index in parts,
+// one goroutine each.
 package replay

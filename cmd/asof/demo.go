@@ -23,7 +23,8 @@ func init() {
 	register(&command{
 		name:    "demo",
 		summary: "run the whole system on a generated stream with injected faults, audit it, and score the audit",
-		usage:   "[--out DIR] [--duration 30s] [--rate N] [--faults LIST|none] [--seed S]",
+		usage: "[--out DIR] [--duration 30s] [--rate N] [--score-rate N] [--users N] " +
+			"[--faults LIST|none] [--seed S] [--log-level LEVEL]",
 		run:     runDemo,
 	})
 }
