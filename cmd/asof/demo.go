@@ -25,7 +25,7 @@ func init() {
 		summary: "run the whole system on a generated stream with injected faults, audit it, and score the audit",
 		usage: "[--out DIR] [--duration 30s] [--rate N] [--score-rate N] [--users N] " +
 			"[--faults LIST|none] [--seed S] [--log-level LEVEL]",
-		run:     runDemo,
+		run: runDemo,
 	})
 }
 
