@@ -102,7 +102,7 @@ func (s *search) findTriple(k, nd, nm int, r uint64, x *explanation,
 	if threeMissing {
 		lone = nd
 	}
-	return s.each(k, lone, nil, func(o []int) bool {
+	return s.each(k, lone, func(o []int) bool {
 		var rest uint64 // what the three must sum to, less h(a)
 		for _, i := range o {
 			rest += s.hash(i)
@@ -236,7 +236,7 @@ func (s *search) find(k, nd, nm int, r uint64) (explanation, bool) {
 		ok = r == 0
 	case nd+nm == 1 || (nd == 1 && nm == 1):
 		// Enumerate the missing event (if any), look the extra one up.
-		ok = s.each(k, nm, nil, func(m []int) bool {
+		ok = s.each(k, nm, func(m []int) bool {
 			sum := r
 			for _, i := range m {
 				sum += s.hash(i)
@@ -272,7 +272,7 @@ func (s *search) find(k, nd, nm int, r uint64) (explanation, bool) {
 
 // each calls fn with every set of n (0 or 1) inputs from k on, until fn
 // returns true.
-func (s *search) each(k, n int, _ []int, fn func([]int) bool) bool {
+func (s *search) each(k, n int, fn func([]int) bool) bool {
 	if n == 0 {
 		return fn(nil)
 	}
@@ -301,7 +301,7 @@ func (s *search) findPairs(k, nd, nm int, r uint64, x *explanation) bool {
 	}
 	switch {
 	case nd == 2 && nm <= 1: // extra pair = r + missing
-		return s.each(k, nm, nil, func(m []int) bool {
+		return s.each(k, nm, func(m []int) bool {
 			sum := r
 			for _, i := range m {
 				sum += s.hash(i)
@@ -325,7 +325,7 @@ func (s *search) findPairs(k, nd, nm int, r uint64, x *explanation) bool {
 	case nm == 3 && nd <= 1, nd == 3 && nm <= 1:
 		return s.findTriple(k, nd, nm, r, x, lookPair)
 	case nm == 2 && nd <= 1: // missing pair = extra - r
-		return s.each(k, nd, nil, func(d []int) bool {
+		return s.each(k, nd, func(d []int) bool {
 			sum := -r
 			for _, i := range d {
 				sum += s.hash(i)

@@ -462,6 +462,10 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 	p.l.Error(fmt.Sprintf(format, args...))
 }
 
+// Fatalf is called by Pebble on damage it cannot go on from, such as a
+// table whose checksum fails. It panics rather than exit the process:
+// Verify and Open recover and report the damage as an error naming the
+// file.
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	p.l.Error(msg)
