@@ -244,8 +244,14 @@ func (s *server) connect() error {
 		return err
 	}
 	s.nc, s.natsURL = nc, url
-	s.js, err = jetstream.New(nc)
-	return err
+	if s.js, err = jetstream.New(nc); err != nil {
+		return err
+	}
+	// The streams exist before any component starts, so that none of them
+	// races the others to create them.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return ingest.EnsureStreams(ctx, s.js, ingest.StreamConfig{})
 }
 
 // addComponents builds what serve runs. New components go here.
