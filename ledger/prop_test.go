@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"slices"
 	"sort"
@@ -110,9 +111,18 @@ func (lm *ledgerMachine) Append(t *rapid.T) {
 func (lm *ledgerMachine) AppendInvalid(t *rapid.T) {
 	es := rapid.SliceOfN(rapid.Custom(genEvent), 1, 4).Draw(t, "events")
 	bad := rapid.IntRange(0, len(es)-1).Draw(t, "bad")
-	es[bad].Entity = ""
-	if _, err := lm.l.Append(&Batch{Events: es}); err == nil {
-		t.Fatal("a batch with an invalid record was accepted")
+	switch rapid.IntRange(0, 2).Draw(t, "how") {
+	case 0:
+		es[bad].Entity = ""
+	case 1:
+		es[bad].Payload = nil // an empty payload is refused
+	default:
+		es[bad].Time = time.Time{}
+	}
+	_, err := lm.l.Append(&Batch{Events: es})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Index != bad {
+		t.Fatalf("a batch with invalid record %d: %v", bad, err)
 	}
 }
 
