@@ -109,8 +109,30 @@ type auditor struct {
 	opts   Options
 	spec   *feature.Spec
 	models map[string]*model.Model // by version
-	snaps  []snap
+	snaps  snapList
 	done   atomic.Int64
+}
+
+// snapList holds the window's snapshots in blocks, so that reading many
+// neither copies nor reallocates those already read.
+type snapList struct {
+	blocks [][]snap
+	n      int
+}
+
+// snapBlock is how many snapshots a block holds.
+const snapBlock = 4096
+
+func (l *snapList) len() int       { return l.n }
+func (l *snapList) at(i int) *snap { return &l.blocks[i/snapBlock][i%snapBlock] }
+
+// add appends an empty snapshot and returns it.
+func (l *snapList) add() *snap {
+	if l.n%snapBlock == 0 {
+		l.blocks = append(l.blocks, make([]snap, snapBlock))
+	}
+	l.n++
+	return l.at(l.n - 1)
 }
 
 // snap is what the audit keeps of a snapshot: its vector aligned with the
@@ -137,16 +159,16 @@ func Run(ctx context.Context, l *ledger.Ledger, opts Options) (*Report, error) {
 	if err := a.load(l); err != nil {
 		return nil, err
 	}
-	opts.Logger.Info("auditing", "snapshots", len(a.snaps), "from", opts.From, "to", opts.To,
+	opts.Logger.Info("auditing", "snapshots", a.snaps.len(), "from", opts.From, "to", opts.To,
 		"spec_version", a.spec.Version)
 
 	tallies := make([]*tally, opts.Workers)
 	for i := range tallies {
 		tallies[i] = newTally(len(a.spec.Features))
 	}
-	points := make([]replay.Point, len(a.snaps))
-	for i := range a.snaps {
-		s := &a.snaps[i].rec.Record
+	points := make([]replay.Point, a.snaps.len())
+	for i := range points {
+		s := &a.snaps.at(i).rec.Record
 		points[i] = replay.Point{Entity: s.Entity, At: s.Time, Watermark: s.Watermark, Ref: i}
 	}
 	stop := a.reportProgress()
@@ -154,11 +176,21 @@ func Run(ctx context.Context, l *ledger.Ledger, opts Options) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		a.check(&a.snaps[vp.Point.Ref], vp, tallies[w])
-		a.done.Add(1)
+		t := tallies[w]
+		a.check(a.snaps.at(vp.Point.Ref), vp, t)
+		// Workers count progress in batches: one shared counter touched
+		// per snapshot would bounce between their cores.
+		if t.snapshots%progressBatch == 0 {
+			a.done.Add(progressBatch)
+		}
 		return nil
 	}
 	err := replay.New(l, a.spec).SweepViews(points, opts.Workers, sweep)
+	done := 0
+	for _, t := range tallies {
+		done += t.snapshots
+	}
+	a.done.Store(int64(done))
 	stop()
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
@@ -177,14 +209,29 @@ func Run(ctx context.Context, l *ledger.Ledger, opts Options) (*Report, error) {
 	return r, nil
 }
 
+// progressBatch is how many snapshots a worker checks between updates of
+// the shared progress count.
+const progressBatch = 64
+
 // load reads the window's snapshots and aligns their vectors with the spec.
 func (a *auditor) load(l *ledger.Ledger) error {
+	nf := len(a.spec.Features)
+	// Snapshots' aligned vectors are cut from blocks of many at a time.
+	const perBlock = 1024
+	var values []feature.Value
+	var present []bool
 	for ie, err := range l.Snapshots(a.opts.Model, a.opts.From, a.opts.To) {
 		if err != nil {
 			return fmt.Errorf("audit: read snapshots: %w", err)
 		}
-		s := snap{rec: ie, values: make([]feature.Value, len(a.spec.Features)),
-			present: make([]bool, len(a.spec.Features))}
+		if len(values)+nf > cap(values) {
+			values = make([]feature.Value, 0, perBlock*nf)
+			present = make([]bool, 0, perBlock*nf)
+		}
+		n := len(values)
+		values, present = values[:n+nf], present[:n+nf]
+		s := a.snaps.add()
+		s.values, s.present = values[n:n+nf:n+nf], present[n:n+nf:n+nf]
 		for _, f := range ie.Record.Vector {
 			if i, ok := a.spec.Index(f.Name); ok && !s.present[i] {
 				s.values[i] = replay.FeatureValue(f.Value)
@@ -193,7 +240,6 @@ func (a *auditor) load(l *ledger.Ledger) error {
 		}
 		ie.Record.Vector = nil // aligned above; the copy is not needed
 		s.rec = ie
-		a.snaps = append(a.snaps, s)
 	}
 	return nil
 }
@@ -201,7 +247,7 @@ func (a *auditor) load(l *ledger.Ledger) error {
 // reportProgress calls Options.Progress and logs until the returned stop
 // is called.
 func (a *auditor) reportProgress() (stop func()) {
-	total := len(a.snaps)
+	total := a.snaps.len()
 	quit, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -283,8 +329,8 @@ func (a *auditor) worst(t *tally) []EntityStat {
 	for i, w := range ws {
 		idx[w.Entity] = i
 	}
-	for i := range a.snaps {
-		if k, ok := idx[a.snaps[i].rec.Record.Entity]; ok {
+	for i := range a.snaps.len() {
+		if k, ok := idx[a.snaps.at(i).rec.Record.Entity]; ok {
 			ws[k].Snapshots++
 		}
 	}

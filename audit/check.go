@@ -21,7 +21,8 @@ const (
 type diff struct {
 	i      int
 	stages uint8
-	abs    *float64
+	abs    float64 // the numeric difference, when hasAbs
+	hasAbs bool
 }
 
 // missing stands for a feature the snapshot's vector does not hold.
@@ -33,8 +34,11 @@ func (a *auditor) check(s *snap, vp *replay.ViewPoint, t *tally) {
 	t.snapshots++
 	h := t.hour(rec.Time)
 	h.snapshots++
-	score := a.rescore(rec, vp.Vector(replay.Truth), t)
+	score, rescored := a.rescore(rec, vp.Vector(replay.Truth), t)
 	diffs, maxAbs := a.compare(s, vp, t)
+	if cap(diffs) > cap(t.diffs) {
+		t.diffs = diffs[:0] // reused by the next snapshot
+	}
 	// A snapshot is consistent when its values equal truth, it was computed
 	// with the audited spec, and its input set is the watermark view's: an
 	// online fault that another difference happens to cancel out is still a
@@ -47,7 +51,10 @@ func (a *auditor) check(s *snap, vp *replay.ViewPoint, t *tally) {
 	}
 
 	f := a.explain(s, vp, diffs, !faithful)
-	f.Score = score
+	if rescored {
+		sd := score
+		f.Score = &sd
+	}
 	h.differing++
 	for _, c := range f.Causes {
 		t.causes[c.index()]++
@@ -70,29 +77,30 @@ func (a *auditor) compare(s *snap, vp *replay.ViewPoint, t *tally) ([]diff, floa
 	tol := a.opts.Tolerance
 	truth, know := vp.Vector(replay.Truth), vp.Vector(replay.Knowable)
 	mark := vp.Vector(replay.Watermark)
-	var diffs []diff
+	diffs := t.diffs[:0]
 	maxAbs := 0.0
 	for i := range a.spec.Features {
 		ft := &t.features[i]
 		ft.compared++
 		sv, tv := s.values[i], truth.Values[i]
-		var abs *float64
+		var abs float64
+		hasAbs := false
 		if s.present[i] && sv.Kind == feature.KindNumber && tv.Kind == feature.KindNumber {
 			if d := math.Abs(sv.Num - tv.Num); !math.IsInf(d, 0) && !math.IsNaN(d) {
 				ft.numeric++
 				ft.sumAbs += d
 				ft.maxAbs = max(ft.maxAbs, d)
-				abs = &d
+				abs, hasAbs = d, true
 			}
 		}
 		if s.present[i] && sv.Equal(tv, tol) {
 			continue
 		}
 		ft.mismatched++
-		if abs != nil {
-			maxAbs = max(maxAbs, *abs)
+		if hasAbs {
+			maxAbs = max(maxAbs, abs)
 		}
-		d := diff{i: i, abs: abs}
+		d := diff{i: i, abs: abs, hasAbs: hasAbs}
 		if !s.present[i] || !sv.Equal(mark.Values[i], tol) {
 			d.stages |= stageOnline
 		}
@@ -112,18 +120,20 @@ func (a *auditor) compare(s *snap, vp *replay.ViewPoint, t *tally) ([]diff, floa
 	return diffs, maxAbs
 }
 
-// rescore scores the truth vector with the snapshot's model version.
-func (a *auditor) rescore(rec *ledger.Snapshot, truth feature.Vector, t *tally) *ScoreDelta {
+// rescore scores the truth vector with the snapshot's model version; ok is
+// false when no model has that version.
+func (a *auditor) rescore(rec *ledger.Snapshot, truth feature.Vector,
+	t *tally) (d ScoreDelta, ok bool) {
 	m := a.models[rec.ModelVersion]
 	if m == nil {
 		t.notRescored++
-		return nil
+		return d, false
 	}
 	score, decision := m.Score(a.spec, truth)
-	d := &ScoreDelta{Served: rec.Score, Truth: score, Delta: score - rec.Score,
+	d = ScoreDelta{Served: rec.Score, Truth: score, Delta: score - rec.Score,
 		Flip: decision != rec.Decision, Decision: decision}
 	t.score(d.Delta, d.Flip)
-	return d
+	return d, true
 }
 
 // explain builds the finding of a differing snapshot: the cause of each
@@ -205,10 +215,14 @@ func (a *auditor) explain(s *snap, vp *replay.ViewPoint, diffs []diff, unfaithfu
 
 // featureDiff shows one differing feature on every view.
 func (a *auditor) featureDiff(s *snap, vp *replay.ViewPoint, d diff) FeatureDiff {
-	fd := FeatureDiff{Feature: a.spec.Features[d.i].Name, Snapshot: missing, AbsDiff: d.abs,
+	fd := FeatureDiff{Feature: a.spec.Features[d.i].Name, Snapshot: missing,
 		Watermark: jsonValue(vp.Vector(replay.Watermark).Values[d.i]),
 		Knowable:  jsonValue(vp.Vector(replay.Knowable).Values[d.i]),
 		Truth:     jsonValue(vp.Vector(replay.Truth).Values[d.i])}
+	if d.hasAbs {
+		abs := d.abs
+		fd.AbsDiff = &abs
+	}
 	if s.present[d.i] {
 		fd.Snapshot = jsonValue(s.values[d.i])
 	}

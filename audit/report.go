@@ -221,6 +221,11 @@ type tally struct {
 	hours                 map[int64]*hourTally
 	entities              map[string]*entityTally
 	findings              []Finding
+	diffs                 []diff // scratch for compare, reused from snapshot to snapshot
+
+	// Each worker writes its own tally for every snapshot: the padding
+	// keeps the next tally off this one's cache lines.
+	_ [128]byte
 }
 
 type featureTally struct {

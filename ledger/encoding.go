@@ -305,12 +305,12 @@ func decodeSnapshotBody(d *decoder) Snapshot {
 	s.Time = d.time("snapshot time")
 	s.Arrival = d.time("snapshot arrival")
 	s.BrokerSeq = d.uvarint("snapshot broker sequence")
-	s.Stream = d.string("snapshot stream")
+	s.Stream = d.name("snapshot stream")
 	s.ID = d.string("snapshot id")
 	s.RequestID = d.string("snapshot request id")
-	s.Model = d.string("snapshot model")
-	s.ModelVersion = d.string("snapshot model version")
-	s.SpecVersion = d.string("snapshot spec version")
+	s.Model = d.name("snapshot model")
+	s.ModelVersion = d.name("snapshot model version")
+	s.SpecVersion = d.name("snapshot spec version")
 	s.Entity = d.string("snapshot entity")
 	s.VectorHash = d.uint64("snapshot vector hash")
 	s.InputCount = d.uvarint("snapshot input count")
@@ -332,7 +332,13 @@ type Record struct {
 
 // decodeRecord decodes a log value.
 func decodeRecord(seq uint64, v []byte) (Record, error) {
-	d := &decoder{b: v}
+	return decodeRecordWith(&decoder{}, seq, v)
+}
+
+// decodeRecordWith decodes a log value with d, whose intern table and
+// arena, when set, a scan reuses from record to record.
+func decodeRecordWith(d *decoder, seq uint64, v []byte) (Record, error) {
+	d.b, d.err, d.slot = v, nil, 0
 	r := Record{Seq: seq}
 	switch kind := d.byte1("record kind"); kind {
 	case recordEvent:

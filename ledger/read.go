@@ -267,11 +267,57 @@ func (l *Ledger) AllEntityEvents() iter.Seq2[Indexed[Event], error] {
 	return l.entityIter([]byte{prefixEntity}, []byte{prefixEntity + 1})
 }
 
+// EntityWindow tells a filtered scan of the entity index which events of
+// entity it wants: those with event time in (after, until], a zero bound
+// leaving that side open. With ok false it wants none of them.
+type EntityWindow func(entity string) (after, until time.Time, ok bool)
+
+// EntityEventsInWindow is EntityEventsIn that hands over only the events
+// window wants, and skips the others without decoding them. window is
+// called once per entity, when the scan reaches it.
+func (l *Ledger) EntityEventsInWindow(from, to string,
+	window EntityWindow) iter.Seq2[Indexed[Event], error] {
+	lo, hi := []byte{prefixEntity}, []byte{prefixEntity + 1}
+	if from != "" {
+		lo = entityPrefix(from)
+	}
+	if to != "" {
+		hi = entityPrefix(to)
+	}
+	return l.entityIterWindow(lo, hi, window)
+}
+
 func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
+	return l.entityIterWindow(lo, hi, nil)
+}
+
+// entityIterWindow iterates the entity index in [lo, hi), skipping the
+// entries window (when not nil) does not want.
+func (l *Ledger) entityIterWindow(lo, hi []byte,
+	window EntityWindow) iter.Seq2[Indexed[Event], error] {
 	return func(yield func(Indexed[Event], error) bool) {
 		d := decoder{names: make(map[string]string), arena: new([]Field)}
 		var entity string // the previous key's entity, reused while it repeats
+		var (
+			wanted       string // the entity window was last asked about
+			after, until time.Time
+			keep         bool
+		)
 		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
+			if window != nil {
+				// A malformed key is left to decodeEntityEntry to report.
+				if name, t, _, ok := splitKeyTimeSeq(k); ok {
+					if string(name) != wanted || wanted == "" {
+						wanted = string(name)
+						entity = wanted // decodeEntityEntry reuses it
+						after, until, keep = window(wanted)
+					}
+					if !keep || (!after.IsZero() && !t.After(after)) ||
+						(!until.IsZero() && t.After(until)) {
+						return true, nil
+					}
+				}
+			}
 			e, seq, err := decodeEntityEntry(k, v, &d, &entity)
 			if err != nil {
 				return false, err
@@ -331,6 +377,7 @@ func (l *Ledger) Snapshots(model string, from, to time.Time) iter.Seq2[Indexed[S
 		hi = appendTime(clone(prefix), to)
 	}
 	return func(yield func(Indexed[Snapshot], error) bool) {
+		d := decoder{names: make(map[string]string), arena: new([]Field)}
 		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
 			_, t, seq, ok := splitTimeSeq(k)
 			if !ok {
@@ -339,7 +386,7 @@ func (l *Ledger) Snapshots(model string, from, to time.Time) iter.Seq2[Indexed[S
 			if (!from.IsZero() && t.Before(from)) || (!to.IsZero() && !t.Before(to)) {
 				return true, nil
 			}
-			r, err := decodeRecord(seq, v)
+			r, err := decodeRecordWith(&d, seq, v)
 			if err != nil || r.Snapshot == nil {
 				return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
 					Msg: fmt.Sprintf("snapshot index value: %v", err)}

@@ -206,22 +206,25 @@ func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJo
 		lastType string
 		relevant bool
 		lo, hi   time.Time
-		events   []ledger.Indexed[ledger.Event]
+		arena    []ledger.Indexed[ledger.Event] // jobs' events are cut from it
+		start    int                            // the current entity's are arena[start:]
 	)
-	var arena []ledger.Indexed[ledger.Event] // jobs' events are cut from it
 	flush := func() {
 		if cur >= 0 && !fe.stopped.Load() {
-			if cap(arena)-len(arena) < len(events) {
-				arena = make([]ledger.Indexed[ledger.Event], 0, max(4096, len(events)))
-			}
-			n := len(arena)
-			arena = append(arena, events...)
-			jobs <- viewsJob{ps[groups[cur][0]:groups[cur][1]], arena[n:len(arena):len(arena)]}
+			jobs <- viewsJob{ps[groups[cur][0]:groups[cur][1]], arena[start:len(arena):len(arena)]}
 			sent[cur] = true
 		}
-		cur, events = -1, events[:0]
+		cur, start = -1, len(arena)
 	}
-	for ie, err := range r.l.EntityEventsIn(from, to) {
+	// Events outside every point's reach are skipped undecoded.
+	window := func(entity string) (after, until time.Time, ok bool) {
+		i, ok := index[entity]
+		if !ok {
+			return after, until, false
+		}
+		return r.windowStart(ps[groups[i][0]].At), ps[groups[i][1]-1].At, true
+	}
+	for ie, err := range r.l.EntityEventsInWindow(from, to, window) {
 		if err != nil {
 			return fmt.Errorf("replay: scan entities: %w", err)
 		}
@@ -245,7 +248,12 @@ func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJo
 		if !relevant {
 			continue
 		}
-		events = append(events, ie)
+		if len(arena) == cap(arena) { // a new chunk, taking the entity's events so far
+			n := len(arena) - start
+			chunk := make([]ledger.Indexed[ledger.Event], 0, max(4096, 2*n))
+			arena, start = append(chunk, arena[start:]...), 0
+		}
+		arena = append(arena, ie)
 	}
 	flush()
 	return nil
@@ -259,13 +267,17 @@ type multiView struct {
 	arrival []int // indexes into events, in arrival order
 	conv    converter
 	vp      ViewPoint
+	read    []ledger.Indexed[ledger.Event] // the events entity reads
+	know    arrivals
+	mark    arrivals
 }
 
 // entity reads one entity's events and answers its points, sorted by
 // instant.
 func (m *multiView) entity(ps []Point, worker int, fn func(int, *ViewPoint) error) error {
 	entity := ps[0].Entity
-	var events []ledger.Indexed[ledger.Event]
+	clear(m.read) // drop the last entity's events before reading the next
+	events := m.read[:0]
 	for ie, err := range m.r.l.EntityEvents(entity, m.r.windowStart(ps[0].At), ps[len(ps)-1].At) {
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", entity, err)
@@ -274,6 +286,7 @@ func (m *multiView) entity(ps []Point, worker int, fn func(int, *ViewPoint) erro
 			events = append(events, ie)
 		}
 	}
+	m.read = events
 	m.load(events)
 	return m.answer(ps, worker, fn)
 }
@@ -281,7 +294,9 @@ func (m *multiView) entity(ps []Point, worker int, fn func(int, *ViewPoint) erro
 // load takes an entity's relevant events, in event time order, and
 // prepares their fold events and their arrival order.
 func (m *multiView) load(events []ledger.Indexed[ledger.Event]) {
+	clear(m.fes) // drop references to the last entity's fields
 	m.events, m.fes, m.arrival = events, m.fes[:0], m.arrival[:0]
+	m.conv.Reset() // the last entity's fold events are no longer used
 	for i := range m.events {
 		m.fes = append(m.fes, m.conv.Event(&m.events[i].Record))
 		m.arrival = append(m.arrival, i)
@@ -303,8 +318,9 @@ func (m *multiView) answer(ps []Point, worker int, fn func(int, *ViewPoint) erro
 	truth := feature.NewState(spec)
 	truth.ApplyUnique(m.fes) // the ledger holds each event once
 	cur := truth.Cursor()
-	know := newArrivals(spec, m.fes, m.arrival, m.events)
-	mark := newArrivals(spec, m.fes, m.arrival, m.events)
+	know, mark := &m.know, &m.mark
+	know.reset(spec, m.fes, m.arrival, m.events)
+	mark.reset(spec, m.fes, m.arrival, m.events)
 
 	m.vp = ViewPoint{spec: spec, events: m.events}
 	for _, p := range ps {
@@ -352,27 +368,29 @@ func (m *multiView) exposure(p Point) (late, lag bool) {
 // arrivals folds an entity's events in arrival order as instants pass, as
 // the online pipeline does, holding back those above a watermark until the
 // watermark passes them. A watermark lower than the last one starts over.
+// Its state is made on first use: most entities never need it.
 type arrivals struct {
 	spec    *feature.Spec
 	fes     []feature.Event
 	order   []int // indexes in arrival order
 	events  []ledger.Indexed[ledger.Event]
-	state   *feature.State
-	next    int   // order[:next] have arrived
-	pending []int // arrived but above the watermark so far
+	state   *feature.State // nil until at is first called
+	next    int            // order[:next] have arrived
+	pending []int          // arrived but above the watermark so far
 	w       uint64
 }
 
-func newArrivals(spec *feature.Spec, fes []feature.Event, order []int,
-	events []ledger.Indexed[ledger.Event]) *arrivals {
-	return &arrivals{spec: spec, fes: fes, order: order, events: events,
-		state: feature.NewState(spec)}
+// reset starts over on another entity's events, keeping the pending
+// buffer.
+func (a *arrivals) reset(spec *feature.Spec, fes []feature.Event, order []int,
+	events []ledger.Indexed[ledger.Event]) {
+	*a = arrivals{spec: spec, fes: fes, order: order, events: events, pending: a.pending[:0]}
 }
 
 // at returns the vector as of at over the events arrived by at with broker
 // sequence at or below w. Instants must not decrease between calls.
 func (a *arrivals) at(at time.Time, w uint64) feature.Vector {
-	if w < a.w {
+	if a.state == nil || w < a.w {
 		a.state, a.next, a.pending = feature.NewState(a.spec), 0, a.pending[:0]
 	}
 	a.w = w

@@ -54,6 +54,17 @@ func scoringForTest(t *testing.T) (string, jetstream.JetStream) {
 	go func() { _ = s.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	<-o.Ready()
+	// The service subscribes on its own goroutine: wait until it answers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := nc.Request("score.fraud", []byte(`{}`), 200*time.Millisecond); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the scoring service never answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	return url, js
 }
 
