@@ -35,6 +35,18 @@ func NewState(spec *Spec) *State {
 	return &State{spec: spec, sums: []uint64{0}, keys: make(map[string]keyAt)}
 }
 
+// Reset empties the state and keeps its memory, so that a sweep folding
+// entity after entity reuses one State. Cursors of the state notice and
+// start over.
+func (s *State) Reset() {
+	clear(s.es) // drop the held strings and values
+	s.es = s.es[:0]
+	s.sums = s.sums[:1]
+	clear(s.keys)
+	s.keysStale = false
+	s.gen++
+}
+
 // Spec returns the spec the state folds for.
 func (s *State) Spec() *Spec { return s.spec }
 

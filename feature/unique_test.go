@@ -44,3 +44,38 @@ func TestApplyUniqueMatchesApplyAll(t *testing.T) {
 		t.Fatal("ComputeUnique disagrees with ApplyAll")
 	}
 }
+
+// TestResetReusesState checks that a reset State, and a cursor made before
+// the reset, give what a new State gives.
+func TestResetReusesState(t *testing.T) {
+	spec, err := ParseSpec("r.yaml", []byte(`features:
+  - {name: n, event: payment, agg: count, window: 1h}
+  - {name: s, event: payment, field: amount, agg: sum}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	ev := func(id string, m int, amount float64) Event {
+		return Event{ID: id, Type: "payment", Time: t0.Add(time.Duration(m) * time.Minute), Hash: uint64(m + 1),
+			Fields: []Field{{"amount", Number(amount)}}}
+	}
+	s := NewState(spec)
+	c := s.Cursor()
+	s.ApplyAll([]Event{ev("a", 1, 5), ev("b", 2, 7)})
+	if v := c.At(t0.Add(time.Hour)); v.Count != 2 {
+		t.Fatalf("before reset: %v", v.Map(spec))
+	}
+	s.Reset()
+	if s.Len() != 0 || c.At(t0.Add(time.Hour)).Count != 0 {
+		t.Fatal("reset left events behind")
+	}
+	s.ApplyUnique([]Event{ev("a", 10, 1)})
+	if !s.Apply(ev("b", 20, 2)) || s.Apply(ev("a", 30, 3)) {
+		t.Fatal("the key index after a reset is wrong")
+	}
+	got, want := c.At(t0.Add(time.Hour)), Compute(spec, []Event{ev("a", 10, 1), ev("b", 20, 2)}, t0.Add(time.Hour))
+	if len(got.Equal(want, 0)) > 0 || got.Count != want.Count || got.Digest != want.Digest {
+		t.Fatalf("after reset %v, fresh %v", got.Map(spec), want.Map(spec))
+	}
+}

@@ -270,6 +270,8 @@ type multiView struct {
 	read    []ledger.Indexed[ledger.Event] // the events entity reads
 	know    arrivals
 	mark    arrivals
+	truth   *feature.State  // every event, reset from entity to entity
+	cur     *feature.Cursor // truth's cursor
 }
 
 // entity reads one entity's events and answers its points, sorted by
@@ -315,9 +317,13 @@ func (m *multiView) load(events []ledger.Indexed[ledger.Event]) {
 // the arrival-order states only fold when some point needs them.
 func (m *multiView) answer(ps []Point, worker int, fn func(int, *ViewPoint) error) error {
 	spec := m.r.spec
-	truth := feature.NewState(spec)
-	truth.ApplyUnique(m.fes) // the ledger holds each event once
-	cur := truth.Cursor()
+	if m.truth == nil {
+		m.truth = feature.NewState(spec)
+		m.cur = m.truth.Cursor()
+	}
+	m.truth.Reset()
+	m.truth.ApplyUnique(m.fes) // the ledger holds each event once
+	cur := m.cur
 	know, mark := &m.know, &m.mark
 	know.reset(spec, m.fes, m.arrival, m.events)
 	mark.reset(spec, m.fes, m.arrival, m.events)
@@ -374,24 +380,35 @@ type arrivals struct {
 	fes     []feature.Event
 	order   []int // indexes in arrival order
 	events  []ledger.Indexed[ledger.Event]
-	state   *feature.State // nil until at is first called
-	next    int            // order[:next] have arrived
-	pending []int          // arrived but above the watermark so far
+	started bool  // the state holds this entity's events
+	next    int   // order[:next] have arrived
+	pending []int // arrived but above the watermark so far
 	w       uint64
+
+	// state and cur are made on first use, most entities never need them,
+	// and kept from entity to entity.
+	state *feature.State
+	cur   *feature.Cursor
 }
 
-// reset starts over on another entity's events, keeping the pending
-// buffer.
+// reset starts over on another entity's events, keeping the state and the
+// pending buffer for reuse.
 func (a *arrivals) reset(spec *feature.Spec, fes []feature.Event, order []int,
 	events []ledger.Indexed[ledger.Event]) {
-	*a = arrivals{spec: spec, fes: fes, order: order, events: events, pending: a.pending[:0]}
+	*a = arrivals{spec: spec, fes: fes, order: order, events: events, pending: a.pending[:0],
+		state: a.state, cur: a.cur}
 }
 
 // at returns the vector as of at over the events arrived by at with broker
 // sequence at or below w. Instants must not decrease between calls.
 func (a *arrivals) at(at time.Time, w uint64) feature.Vector {
-	if a.state == nil || w < a.w {
-		a.state, a.next, a.pending = feature.NewState(a.spec), 0, a.pending[:0]
+	if !a.started || w < a.w {
+		if a.state == nil {
+			a.state = feature.NewState(a.spec)
+			a.cur = a.state.Cursor()
+		}
+		a.state.Reset()
+		a.started, a.next, a.pending = true, 0, a.pending[:0]
 	}
 	a.w = w
 	for ; a.next < len(a.order); a.next++ {
@@ -410,7 +427,7 @@ func (a *arrivals) at(at time.Time, w uint64) feature.Vector {
 		a.state.Apply(a.fes[i])
 	}
 	a.pending = kept
-	return a.state.Vector(at)
+	return a.cur.At(at)
 }
 
 // entityGroups sorts a copy of points by entity, instant, watermark and
