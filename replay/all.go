@@ -52,15 +52,16 @@ func (r *Replayer) All(at time.Time, view View, w uint64, fn func(entity string,
 func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
 	fn func(string, feature.Vector) error) error {
 	var (
-		cur  entityEvents
-		conv converter
-		lo   = r.windowStart(at)
+		cur   entityEvents
+		conv  converter
+		lo    = r.windowStart(at)
+		state = feature.NewState(r.spec)
 	)
 	flush := func() error {
 		if cur.entity == "" {
 			return nil
 		}
-		state := feature.NewState(r.spec)
+		state.Reset()
 		state.ApplyUnique(cur.events) // the ledger holds each event once
 		cur.events = cur.events[:0]
 		conv.Reset()
@@ -97,11 +98,12 @@ func (r *Replayer) allPipelined(at time.Time, view View, w uint64, fn func(strin
 	}()
 
 	var foldErr error
+	state := feature.NewState(r.spec)
 	for b := range queue {
 		if foldErr != nil {
 			continue // drain until the reader sees stop
 		}
-		state := feature.NewState(r.spec)
+		state.Reset()
 		state.ApplyUnique(b.events) // the ledger holds each event once
 		if err := fn(b.entity, state.Vector(at)); err != nil {
 			foldErr = err
