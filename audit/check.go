@@ -150,6 +150,17 @@ func (a *auditor) explain(s *snap, vp *replay.ViewPoint, diffs []diff, unfaithfu
 	for _, d := range diffs {
 		stages |= d.stages
 	}
+	// The input sets are evidence too: a late or lagging event that no
+	// value shows (another fault cancelled it out) still had its effect.
+	inputs := stages
+	if differ(vp.Vector(replay.Knowable), vp.Vector(replay.Truth)) {
+		inputs |= stageLate
+	}
+	if differ(vp.Vector(replay.Watermark), vp.Vector(replay.Knowable)) {
+		inputs |= stageLag
+	}
+	extra := inputs &^ stages // links only the input sets show
+	stages = inputs
 	var online []Cause
 	if stages&stageOnline != 0 || unfaithful {
 		online = a.onlineCause(s, vp, &f)
@@ -173,7 +184,7 @@ func (a *auditor) explain(s *snap, vp *replay.ViewPoint, diffs []diff, unfaithfu
 		a.name(&f, Late, late, nil)
 	}
 
-	seen := map[Cause]bool{}
+	seen := map[Cause]bool{Late: extra&stageLate != 0, Lag: extra&stageLag != 0}
 	if stages&stageOnline == 0 {
 		// No value shows the online side's fault; its evidence still
 		// counts.
@@ -212,6 +223,9 @@ func (a *auditor) explain(s *snap, vp *replay.ViewPoint, diffs []diff, unfaithfu
 	}
 	return f
 }
+
+// differ reports whether two vectors' input sets differ.
+func differ(a, b feature.Vector) bool { return a.Count != b.Count || a.Digest != b.Digest }
 
 // featureDiff shows one differing feature on every view.
 func (a *auditor) featureDiff(s *snap, vp *replay.ViewPoint, d diff) FeatureDiff {

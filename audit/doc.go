@@ -56,7 +56,9 @@
 // definition.
 //
 // A snapshot may have several causes, one per link its features differ
-// across; each is counted once per snapshot.
+// across, or whose input sets differ (a late or lagging event whose effect
+// on the values another fault cancelled out still counts); each is counted
+// once per snapshot.
 //
 // # Score impact
 //
