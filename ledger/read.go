@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -193,6 +194,27 @@ func (l *Ledger) scan(prefix []byte, fn func(k, v []byte) error) error {
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
+// scanDecoders keeps the decoders of finished scans, so that a scan starts
+// with the strings earlier scans interned (types, streams, field names and
+// common values) instead of allocating them again: a point replay is a
+// short scan, and most of its strings repeat from one to the next. The
+// interned strings are immutable and safe to share; the field arena is
+// not, and each scan gets a new one.
+var scanDecoders = sync.Pool{New: func() any {
+	return &decoder{names: make(map[string]string)}
+}}
+
+func scanDecoder() *decoder {
+	d := scanDecoders.Get().(*decoder)
+	d.arena = new([]Field)
+	return d
+}
+
+func putScanDecoder(d *decoder) {
+	d.b, d.err, d.arena = nil, nil, nil
+	scanDecoders.Put(d)
+}
+
 // Log iterates the log in sequence order, starting at sequence from.
 func (l *Ledger) Log(from uint64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
@@ -296,7 +318,8 @@ func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
 func (l *Ledger) entityIterWindow(lo, hi []byte,
 	window EntityWindow) iter.Seq2[Indexed[Event], error] {
 	return func(yield func(Indexed[Event], error) bool) {
-		d := decoder{names: make(map[string]string), arena: new([]Field)}
+		d := scanDecoder()
+		defer putScanDecoder(d)
 		var entity string // the previous key's entity, reused while it repeats
 		var (
 			wanted       string // the entity window was last asked about
@@ -318,7 +341,7 @@ func (l *Ledger) entityIterWindow(lo, hi []byte,
 					}
 				}
 			}
-			e, seq, err := decodeEntityEntry(k, v, &d, &entity)
+			e, seq, err := decodeEntityEntry(k, v, d, &entity)
 			if err != nil {
 				return false, err
 			}
@@ -377,7 +400,8 @@ func (l *Ledger) Snapshots(model string, from, to time.Time) iter.Seq2[Indexed[S
 		hi = appendTime(clone(prefix), to)
 	}
 	return func(yield func(Indexed[Snapshot], error) bool) {
-		d := decoder{names: make(map[string]string), arena: new([]Field)}
+		d := scanDecoder()
+		defer putScanDecoder(d)
 		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
 			_, t, seq, ok := splitTimeSeq(k)
 			if !ok {
@@ -386,7 +410,7 @@ func (l *Ledger) Snapshots(model string, from, to time.Time) iter.Seq2[Indexed[S
 			if (!from.IsZero() && t.Before(from)) || (!to.IsZero() && !t.Before(to)) {
 				return true, nil
 			}
-			r, err := decodeRecordWith(&d, seq, v)
+			r, err := decodeRecordWith(d, seq, v)
 			if err != nil || r.Snapshot == nil {
 				return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
 					Msg: fmt.Sprintf("snapshot index value: %v", err)}
