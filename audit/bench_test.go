@@ -246,7 +246,8 @@ func writeBenchSnapshots(l *ledger.Ledger, rng *rand.Rand, gens []gen, byEntity 
 	batch := &ledger.Batch{}
 	for e := range benchSnapshots {
 		at := day.Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
-		w := uint64(sort.Search(len(arrivals), func(i int) bool { return arrivals[i] > at.UnixNano() }))
+		w := uint64(sort.Search(len(arrivals),
+			func(i int) bool { return arrivals[i] > at.UnixNano() }))
 		if rng.IntN(10) == 0 {
 			w -= min(w, uint64(rng.IntN(100)))
 		}
@@ -281,7 +282,8 @@ func benchSnapshot(e int, at time.Time, w uint64, fes []feature.Event, spec *fea
 		Score: score, Decision: decision, Arrival: at, Stream: "SNAPSHOTS",
 		Payload: fmt.Appendf(nil, `{"snapshot_id":"snap-%d"}`, e)}
 	for i, f := range spec.Features {
-		s.Vector = append(s.Vector, ledger.Field{Name: f.Name, Value: replay.LedgerValue(v.Values[i])})
+		s.Vector = append(s.Vector, ledger.Field{Name: f.Name,
+			Value: replay.LedgerValue(v.Values[i])})
 	}
 	return s
 }

@@ -38,15 +38,20 @@ func (a *auditor) onlineCause(s *snap, vp *replay.ViewPoint, f *Finding) []Cause
 	case otherSpec:
 		// Another spec may define the input set otherwise: the definition
 		// change is the evidence, the inputs are not.
-		f.Notes = append(f.Notes, "the input set differs too, which the other spec version may explain")
+		f.Notes = append(f.Notes,
+			"the input set differs too, which the other spec version may explain")
 		return causes
 	case rec.InputCount < uint64(w.Count):
-		f.Notes = append(f.Notes, fmt.Sprintf("dropped: %d events missing from the snapshot's input set; "+
-			"no combination searched matches the digest difference", uint64(w.Count)-rec.InputCount))
+		f.Notes = append(f.Notes,
+			fmt.Sprintf("dropped: %d events missing from the snapshot's input set; "+
+				"no combination searched matches the digest difference",
+				uint64(w.Count)-rec.InputCount))
 		return append(causes, Dropped)
 	case rec.InputCount > uint64(w.Count):
-		f.Notes = append(f.Notes, fmt.Sprintf("duplicated: %d extra events in the snapshot's input set; "+
-			"no combination searched matches the digest difference", rec.InputCount-uint64(w.Count)))
+		f.Notes = append(f.Notes,
+			fmt.Sprintf("duplicated: %d extra events in the snapshot's input set; "+
+				"no combination searched matches the digest difference",
+				rec.InputCount-uint64(w.Count)))
 		return append(causes, Duplicated)
 	}
 	f.Notes = append(f.Notes, "input digest differs from the watermark view's at the same count, "+
@@ -56,7 +61,8 @@ func (a *auditor) onlineCause(s *snap, vp *replay.ViewPoint, f *Finding) []Cause
 
 // nameExplained names the missing and extra events an explanation found
 // and returns their causes.
-func (a *auditor) nameExplained(f *Finding, inputs []ledger.Indexed[ledger.Event], x explanation) []Cause {
+func (a *auditor) nameExplained(f *Finding, inputs []ledger.Indexed[ledger.Event],
+	x explanation) []Cause {
 	var causes []Cause
 	if x.prefix > 0 || len(x.missing) > 0 {
 		lost := append([]ledger.Indexed[ledger.Event](nil), inputs[:x.prefix]...)
@@ -64,9 +70,10 @@ func (a *auditor) nameExplained(f *Finding, inputs []ledger.Indexed[ledger.Event
 			lost = append(lost, inputs[i])
 		}
 		if x.prefix > 2 { // fewer look like any other missing events
-			f.Notes = append(f.Notes, fmt.Sprintf("dropped: the snapshot lacks the %d oldest inputs "+
-				"(broker sequence %d and below), as a loss of the online state leaves it",
-				x.prefix, inputs[x.prefix-1].Record.BrokerSeq))
+			f.Notes = append(f.Notes,
+				fmt.Sprintf("dropped: the snapshot lacks the %d oldest inputs "+
+					"(broker sequence %d and below), as a loss of the online state leaves it",
+					x.prefix, inputs[x.prefix-1].Record.BrokerSeq))
 		}
 		a.name(f, Dropped, lost, nil)
 		causes = append(causes, Dropped)
@@ -155,10 +162,10 @@ const maxSearch = 2048
 // explainInputs looks for the simplest explanation of a count difference dc
 // (snapshot minus watermark view) and a digest difference dd: the first k
 // inputs by broker sequence missing (as a loss of the online state leaves
-// them), plus a few other events missing and a few extra copies,
-// fewest events first (up to four, three on one side). With 64-bit content hashes a match by chance is
-// negligible, so whatever matches is taken as the evidence. inputs are
-// ordered by broker sequence.
+// them), plus a few other events missing and a few extra copies, fewest
+// events first (up to four, three on one side). With 64-bit content hashes
+// a match by chance is negligible, so whatever matches is taken as the
+// evidence. inputs are ordered by broker sequence.
 func explainInputs(inputs []ledger.Indexed[ledger.Event], dc int, dd uint64) (explanation, bool) {
 	// With k inputs missing as a prefix, the others change the count by
 	// c = dc + k, between -3 and 3: only a few k are possible.

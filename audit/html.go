@@ -126,10 +126,13 @@ func columns(title string, labels []string, vals []float64, format string) templ
 			ch = colAreaH * v / top
 		}
 		x := 20 + float64(i)*colW
-		fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s</title></rect>`,
-			x+1, float64(base)-ch, max(colW-2, 1), ch, html.EscapeString(labels[i]), fmt.Sprintf(format, v))
+		fmt.Fprintf(b,
+			`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s</title></rect>`,
+			x+1, float64(base)-ch, max(colW-2, 1), ch, html.EscapeString(labels[i]),
+			fmt.Sprintf(format, v))
 		if n <= 24 {
-			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" class="v">%s</text>`, x+colW/2, float64(base)-ch-3,
+			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" class="v">%s</text>`, x+colW/2,
+				float64(base)-ch-3,
 				fmt.Sprintf(format, v))
 			fmt.Fprintf(b, `<text x="%.1f" y="%d" class="v">%s</text>`, x+colW/2, base+14,
 				html.EscapeString(labels[i]))

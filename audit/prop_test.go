@@ -22,7 +22,8 @@ func propEvents(t *rapid.T) []ledger.Event {
 	n := rapid.IntRange(1, 40).Draw(t, "events")
 	var es []ledger.Event
 	for i := range n {
-		at := day.Add(10*time.Hour + time.Duration(rapid.IntRange(0, 120).Draw(t, "at"))*time.Minute)
+		at := day.Add(10*time.Hour + time.Duration(rapid.IntRange(0, 120).Draw(t,
+			"at"))*time.Minute)
 		arrival := at.Add(time.Second)
 		if rapid.IntRange(0, 5).Draw(t, "late") == 0 {
 			arrival = at.Add(time.Duration(rapid.IntRange(1, 90).Draw(t, "lateBy")) * time.Minute)
@@ -64,10 +65,12 @@ func TestOnlineFaultsNamed(t *testing.T) {
 			entity := rapid.SampledFrom([]string{"u1", "u2"}).Draw(t, "entity")
 			at := time.Duration(rapid.IntRange(0, 150).Draw(t, "T")) * time.Minute
 			ss := scriptSnapshot{id: fmt.Sprintf("s%02d", i), entity: entity,
-				at: day.Add(10*time.Hour + at), watermark: uint64(rapid.IntRange(0, len(es)).Draw(t, "W"))}
+				at: day.Add(10*time.Hour + at), watermark: uint64(rapid.IntRange(0,
+					len(es)).Draw(t, "W"))}
 			var inputs []string
 			for _, e := range es {
-				if e.Entity == ss.entity && replay.Sees(&e, replay.Watermark, ss.at, ss.watermark) &&
+				if e.Entity == ss.entity && replay.Sees(&e, replay.Watermark, ss.at,
+					ss.watermark) &&
 					e.Time.After(ss.at.Add(-2*time.Hour)) {
 					inputs = append(inputs, e.ID)
 				}
@@ -86,7 +89,8 @@ func TestOnlineFaultsNamed(t *testing.T) {
 		defer os.RemoveAll(dir)
 		l := fx.buildIn(t, dir, s)
 		defer l.Close()
-		r, err := Run(context.Background(), l, Options{Spec: fx.spec, From: day, To: day.AddDate(0, 0, 1),
+		r, err := Run(context.Background(), l, Options{Spec: fx.spec, From: day,
+			To:     day.AddDate(0, 0, 1),
 			Models: []*model.Model{fx.model}, Workers: 2})
 		if err != nil {
 			t.Fatal(err)
@@ -107,7 +111,8 @@ func checkFaults(t *rapid.T, fx fixture, s *script, r *Report, faults map[string
 			mark := computeView(fx.spec, s.events, ss, replay.Watermark)
 			truth := computeView(fx.spec, s.events, ss, replay.Truth)
 			if differs := len(mark.Equal(truth, 0)) > 0; differs != (f != nil) {
-				t.Fatalf("%s: watermark view differs from truth: %v, finding: %v", ss.id, differs, f != nil)
+				t.Fatalf("%s: watermark view differs from truth: %v, finding: %v", ss.id,
+					differs, f != nil)
 			}
 			online := func(c Cause) bool { return c != Late && c != Lag }
 			if f != nil && slices.ContainsFunc(f.Causes, online) {

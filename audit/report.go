@@ -360,7 +360,8 @@ func (t *tally) worst(n int) []EntityStat {
 		out = append(out, EntityStat{Entity: name, Differing: e.differing, MaxAbsDiff: e.maxAbs})
 	}
 	slices.SortFunc(out, func(a, b EntityStat) int {
-		return cmp.Or(cmp.Compare(b.Differing, a.Differing), cmp.Compare(b.MaxAbsDiff, a.MaxAbsDiff),
+		return cmp.Or(cmp.Compare(b.Differing, a.Differing), cmp.Compare(b.MaxAbsDiff,
+			a.MaxAbsDiff),
 			cmp.Compare(a.Entity, b.Entity))
 	})
 	return out[:min(n, len(out))]

@@ -224,7 +224,10 @@ func (fx fixture) buildIn(t tb, dir string, s *script) *ledger.Ledger {
 		t.Fatal(err)
 	}
 	es := slices.Clone(s.events)
-	slices.SortFunc(es, func(a, b ledger.Event) int { return cmp.Compare(a.BrokerSeq, b.BrokerSeq) })
+	slices.SortFunc(es, func(a, b ledger.Event) int {
+		return cmp.Compare(a.BrokerSeq,
+			b.BrokerSeq)
+	})
 	b := &ledger.Batch{Events: es}
 	for _, e := range es {
 		r := ledger.SeqRange{Stream: "EVENTS", First: e.BrokerSeq, Last: e.BrokerSeq}
@@ -304,7 +307,8 @@ func (fx fixture) snapshot(s *script, ss scriptSnapshot) (ledger.Snapshot, error
 // fixed order, and clears the time stamps.
 func (fx fixture) runCase(t *testing.T, l *ledger.Ledger) *Report {
 	t.Helper()
-	r, err := Run(context.Background(), l, Options{Spec: fx.spec, From: day, To: day.AddDate(0, 0, 1),
+	r, err := Run(context.Background(), l, Options{Spec: fx.spec, From: day, To: day.AddDate(0,
+		0, 1),
 		Models: []*model.Model{fx.model}, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -368,7 +372,8 @@ func checkExpect(t *testing.T, s *script, r *Report) {
 			}
 		}
 		if !slices.Equal(ids, ne.ids) {
-			t.Errorf("line %d: %s %s events %v, want %v", ne.line, ne.snapshot, ne.cause, ids, ne.ids)
+			t.Errorf("line %d: %s %s events %v, want %v", ne.line, ne.snapshot, ne.cause, ids,
+				ne.ids)
 		}
 	}
 }

@@ -63,7 +63,8 @@ func (t Thresholds) clone() Thresholds {
 func (t Thresholds) Validate() error {
 	for c, v := range t.Causes {
 		if !c.valid() {
-			return fmt.Errorf("%w: unknown cause %q (want one of %s)", ErrInvalidThresholds, c, causeList())
+			return fmt.Errorf("%w: unknown cause %q (want one of %s)", ErrInvalidThresholds, c,
+				causeList())
 		}
 		if err := checkRate("cause "+string(c), v); err != nil {
 			return err

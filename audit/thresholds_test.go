@@ -14,7 +14,10 @@ func TestApplyRules(t *testing.T) {
 		check func(Thresholds) bool
 		err   string
 	}{
-		{"", func(th Thresholds) bool { return th.Causes[Unexplained] == 0 && th.Flips == 0.01 }, ""},
+		{"", func(th Thresholds) bool {
+			return th.Causes[Unexplained] == 0 &&
+				th.Flips == 0.01
+		}, ""},
 		{"late=0.2, unexplained=0.5", func(th Thresholds) bool {
 			return th.Causes[Late] == 0.2 && th.Causes[Unexplained] == 0.5 && th.Causes[Lag] == 0.02
 		}, ""},

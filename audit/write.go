@@ -97,7 +97,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(b, "%d snapshots audited: %d consistent with truth, %d differing (%s).\n\n",
 		r.Snapshots, r.Consistent, r.Differing, pct(rate(r.Differing, r.Snapshots)))
 
-	b.WriteString("## Causes\n\n| cause | snapshots | rate | limit |\n| --- | ---: | ---: | ---: |\n")
+	b.WriteString("## Causes\n\n| cause | snapshots | rate | limit |\n" +
+		"| --- | ---: | ---: | ---: |\n")
 	for _, c := range Causes {
 		cs := r.Causes[c]
 		fmt.Fprintf(b, "| %s | %d | %s | %s |\n", c, cs.Snapshots, pct(cs.Rate),
@@ -112,8 +113,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			pct(fs.Rate), fs.MeanAbsDiff, fs.MaxAbsDiff)
 	}
 	si := r.ScoreImpact
-	fmt.Fprintf(b, "\n## Score impact\n\n%d snapshots re-scored on their truth vector (%d not: model "+
-		"version not given); mean |delta| %.6g, max %.6g; %d decisions flip (%s).\n",
+	fmt.Fprintf(b,
+		"\n## Score impact\n\n%d snapshots re-scored on their truth vector (%d not: model "+
+			"version not given); mean |delta| %.6g, max %.6g; %d decisions flip (%s).\n",
 		si.Rescored, si.NotRescored, si.MeanAbsDelta, si.MaxAbsDelta, si.Flips, pct(si.FlipRate))
 	fmt.Fprintf(b, "\n## Ingest\n\n%d broker sequences in %d gaps never reached the ledger.\n",
 		r.Ingest.Missing, len(r.Ingest.Gaps))
@@ -124,7 +126,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n## Worst entities\n\n| entity | snapshots | differing | max abs diff |\n")
 		b.WriteString("| --- | ---: | ---: | ---: |\n")
 		for _, e := range r.WorstEntities {
-			fmt.Fprintf(b, "| %s | %d | %d | %.6g |\n", e.Entity, e.Snapshots, e.Differing, e.MaxAbsDiff)
+			fmt.Fprintf(b, "| %s | %d | %d | %.6g |\n", e.Entity, e.Snapshots, e.Differing,
+				e.MaxAbsDiff)
 		}
 	}
 	b.WriteString("\n## Verdict\n\n")

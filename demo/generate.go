@@ -61,8 +61,10 @@ func (g *generator) event(at time.Time) genEvent {
 	switch r := g.rng.Float64(); {
 	case r < 0.70:
 		e.Type = "payment"
-		amount := math.Round(math.Exp(3+g.rng.NormFloat64())*100) / 100 // lognormal, median about 20
-		e.Fields = map[string]any{"amount": amount, "merchant": fmt.Sprintf("m-%d", g.rng.IntN(200)),
+		// lognormal, median about 20
+		amount := math.Round(math.Exp(3+g.rng.NormFloat64())*100) / 100
+		e.Fields = map[string]any{"amount": amount, "merchant": fmt.Sprintf("m-%d",
+			g.rng.IntN(200)),
 			"card_present": g.rng.IntN(3) > 0}
 	case r < 0.98:
 		e.Type = "login"
@@ -70,7 +72,8 @@ func (g *generator) event(at time.Time) genEvent {
 		if g.rng.IntN(20) == 0 {
 			country = g.countries[g.rng.IntN(len(g.countries))]
 		}
-		e.Fields = map[string]any{"device": g.devices[u][g.rng.IntN(len(g.devices[u]))], "country": country}
+		e.Fields = map[string]any{"device": g.devices[u][g.rng.IntN(len(g.devices[u]))],
+			"country": country}
 	default:
 		e.Type = "chargeback"
 		e.Fields = map[string]any{"amount": math.Round(g.rng.Float64()*20000) / 100}

@@ -31,10 +31,12 @@ func (in *Injector) Decide(e *ledger.Event) score.Action {
 	r := in.rng.Float64()
 	switch {
 	case r < in.drop:
-		in.records = append(in.records, injection{Kind: "drop", Seq: e.BrokerSeq, Entity: e.Entity, At: time.Now()})
+		in.records = append(in.records, injection{Kind: "drop", Seq: e.BrokerSeq,
+			Entity: e.Entity, At: time.Now()})
 		return score.Drop
 	case r < in.drop+in.dup:
-		in.records = append(in.records, injection{Kind: "twice", Seq: e.BrokerSeq, Entity: e.Entity, At: time.Now()})
+		in.records = append(in.records, injection{Kind: "twice", Seq: e.BrokerSeq,
+			Entity: e.Entity, At: time.Now()})
 		return score.Twice
 	}
 	return score.Apply

@@ -106,7 +106,8 @@ func Run(ctx context.Context, sys System, l *ledger.Ledger, settle Settler, plan
 			found[f.Snapshot] = append(found[f.Snapshot], string(c))
 		}
 	}
-	sum := &Summary{Out: out, Faults: plan.Faults.String(), Seed: plan.Seed, Events: len(rec.Published),
+	sum := &Summary{Out: out, Faults: plan.Faults.String(), Seed: plan.Seed,
+		Events:    len(rec.Published),
 		Snapshots: rep.Snapshots, Differing: rep.Differing, Verdict: rep.Verdict,
 		Elapsed: time.Since(start), Causes: compare(truth, found),
 		ReportHTML: filepath.Join(out, audit.ReportHTML)}
@@ -169,11 +170,17 @@ func writeJSON(path string, v any) error {
 func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nasof demo: %d events (%d published late), %d snapshots, faults %s, seed %d\n",
 		s.Events, s.Late, s.Snapshots, s.Faults, s.Seed)
-	fmt.Fprintf(w, "audit: %d of %d snapshots differ from truth; verdict %s\n\n", s.Differing, s.Snapshots, s.Verdict)
-	fmt.Fprintf(w, "  %-12s %8s %8s %8s %10s %8s\n", "cause", "injected", "audit", "agree", "precision", "recall")
+	fmt.Fprintf(w, "audit: %d of %d snapshots differ from truth; verdict %s\n\n", s.Differing,
+		s.Snapshots, s.Verdict)
+	fmt.Fprintf(w, "  %-12s %8s %8s %8s %10s %8s\n", "cause", "injected", "audit", "agree",
+		"precision", "recall")
 	for _, c := range s.Causes {
-		fmt.Fprintf(w, "  %-12s %8d %8d %8d %10.3f %8.3f\n", c.Cause, c.Truth, c.Audit, c.Both, c.Precision, c.Recall)
+		fmt.Fprintf(w, "  %-12s %8d %8d %8d %10.3f %8.3f\n", c.Cause, c.Truth, c.Audit, c.Both,
+			c.Precision, c.Recall)
 	}
-	fmt.Fprintf(w, "\n(\"injected\" counts the snapshots each fault really affected, from the demo's own records)\n")
-	fmt.Fprintf(w, "report: %s\nfinished in %s\n", s.ReportHTML, s.Elapsed.Round(100*time.Millisecond))
+	fmt.Fprintf(w,
+		"\n(\"injected\" counts the snapshots each fault really affected, "+
+			"from the demo's own records)\n")
+	fmt.Fprintf(w, "report: %s\nfinished in %s\n", s.ReportHTML,
+		s.Elapsed.Round(100*time.Millisecond))
 }

@@ -18,7 +18,8 @@ const (
 )
 
 // Causes lists the causes in report order.
-var Causes = []string{causeLate, causeLag, causeDropped, causeDuplicated, causeDefinition, causeUnexplained}
+var Causes = []string{causeLate, causeLag, causeDropped, causeDuplicated, causeDefinition,
+	causeUnexplained}
 
 // published is the demo's record of one event it published: sent before
 // the publish call, acked after JetStream acknowledged it, so the event's
@@ -74,7 +75,8 @@ type truthLine struct {
 //   - at or below the watermark, applied twice, not reset since: duplicated.
 //
 // A snapshot served with another spec version is a definition change.
-func groundTruth(spec *feature.Spec, pubs []published, inj []injection, snaps []served) []truthLine {
+func groundTruth(spec *feature.Spec, pubs []published, inj []injection,
+	snaps []served) []truthLine {
 	byEntity := map[string][]published{}
 	for _, p := range pubs {
 		if spec.Relevant(p.Type) {

@@ -42,7 +42,8 @@ func TestGroundTruth(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	pub := func(id string, seq uint64, typ string, evt, sent float64) published {
-		return published{ID: id, Entity: "u", Type: typ, Time: at(evt), Seq: seq, Sent: at(sent), Acked: at(sent + 0.001)}
+		return published{ID: id, Entity: "u", Type: typ, Time: at(evt), Seq: seq,
+			Sent: at(sent), Acked: at(sent + 0.001)}
 	}
 	pubs := []published{
 		pub("a", 1, "payment", 1, 1),
@@ -60,12 +61,18 @@ func TestGroundTruth(t *testing.T) {
 		{Kind: "rebuild", At: at(20), Watermark: 6},
 	}
 	snaps := []served{
-		{ID: "s1", Entity: "u", T: at(3), Watermark: 2, SpecVersion: spec.Version},   // late, and b dropped
-		{ID: "s2", Entity: "u", T: at(8), Watermark: 4, SpecVersion: spec.Version},   // dropped b, dup c, lag d, late
-		{ID: "s3", Entity: "u", T: at(12), Watermark: 6, SpecVersion: spec.Version},  // reset lost all
-		{ID: "s4", Entity: "u", T: at(21), Watermark: 6, SpecVersion: "other"},       // rebuilt; definition
-		{ID: "s5", Entity: "v", T: at(8), Watermark: 6, SpecVersion: spec.Version},   // nothing
-		{ID: "s6", Entity: "u", T: at(0.5), Watermark: 0, SpecVersion: spec.Version}, // before everything
+		// late, and b dropped
+		{ID: "s1", Entity: "u", T: at(3), Watermark: 2, SpecVersion: spec.Version},
+		// dropped b, dup c, lag d, late
+		{ID: "s2", Entity: "u", T: at(8), Watermark: 4, SpecVersion: spec.Version},
+		// reset lost all
+		{ID: "s3", Entity: "u", T: at(12), Watermark: 6, SpecVersion: spec.Version},
+		// rebuilt; definition
+		{ID: "s4", Entity: "u", T: at(21), Watermark: 6, SpecVersion: "other"},
+		// nothing
+		{ID: "s5", Entity: "v", T: at(8), Watermark: 6, SpecVersion: spec.Version},
+		// before everything
+		{ID: "s6", Entity: "u", T: at(0.5), Watermark: 0, SpecVersion: spec.Version},
 	}
 	got := groundTruth(spec, pubs, inj, snaps)
 	want := map[string][]string{
@@ -78,7 +85,8 @@ func TestGroundTruth(t *testing.T) {
 	}
 	for _, line := range got {
 		if !slices.Equal(line.Causes, want[line.SnapshotID]) {
-			t.Errorf("%s: causes %v, want %v (events %v)", line.SnapshotID, line.Causes, want[line.SnapshotID], line.Events)
+			t.Errorf("%s: causes %v, want %v (events %v)", line.SnapshotID, line.Causes,
+				want[line.SnapshotID], line.Events)
 		}
 	}
 	if ev := got[1].Events[causeDropped]; !slices.Equal(ev, []string{"b"}) {

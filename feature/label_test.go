@@ -86,7 +86,8 @@ func TestLabelWindowEdges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, complete := Labels(spec, events, tc.at, tc.cutoff)
 			if complete != tc.complete || !sameValues(got, tc.want) {
-				t.Fatalf("labels %v complete %v, want %v complete %v", got, complete, tc.want, tc.complete)
+				t.Fatalf("labels %v complete %v, want %v complete %v", got, complete, tc.want,
+					tc.complete)
 			}
 		})
 	}
@@ -142,9 +143,11 @@ func TestLabelerSweepMatchesModel(t *testing.T) {
 			off := time.Duration(rapid.IntRange(0, 300).Draw(t, "min")) * time.Minute
 			typ := rapid.SampledFrom([]string{"chargeback", "refund", "payment"}).Draw(t, "type")
 			// One id is one event: a redelivery keeps its type.
-			id := typ + rapid.SampledFrom([]string{"a", "b", "c", "d", ""}).Draw(t, "id") + string(rune('0'+i%3))
+			id := typ + rapid.SampledFrom([]string{"a", "b", "c", "d", ""}).Draw(t,
+				"id") + string(rune('0'+i%3))
 			amount := float64(rapid.IntRange(-40, 40).Draw(t, "amount")) / 8
-			events = append(events, lev(id, typ, off, amount, rapid.StringMatching("[xyz]").Draw(t, "r")))
+			events = append(events, lev(id, typ, off, amount,
+				rapid.StringMatching("[xyz]").Draw(t, "r")))
 		}
 		instants := rapid.SliceOfN(rapid.IntRange(-60, 360), 1, 8).Draw(t, "instants")
 		slices.Sort(instants)
@@ -189,7 +192,8 @@ func modelLabels(spec *Spec, events []Event, at, cutoff time.Time) ([]Value, boo
 		var last Value
 		count := 0
 		for _, e := range uniq {
-			if !e.Time.After(at) || e.Time.After(at.Add(l.Horizon)) || !slices.Contains(l.Events, e.Type) {
+			if !e.Time.After(at) || e.Time.After(at.Add(l.Horizon)) ||
+				!slices.Contains(l.Events, e.Type) {
 				continue
 			}
 			v, _ := e.Get(l.Field)
@@ -220,7 +224,8 @@ func modelLabels(spec *Spec, events []Event, at, cutoff time.Time) ([]Value, boo
 
 func sameValues(a, b []Value) bool {
 	return slices.EqualFunc(a, b, func(x, y Value) bool {
-		return x.Kind == y.Kind && (x.Kind != KindNumber || math.Float64bits(x.Num) == math.Float64bits(y.Num) ||
+		return x.Kind == y.Kind && (x.Kind != KindNumber ||
+			math.Float64bits(x.Num) == math.Float64bits(y.Num) ||
 			x.Num == y.Num) && x.Str == y.Str && x.Bool == y.Bool
 	})
 }

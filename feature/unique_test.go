@@ -25,7 +25,8 @@ func TestApplyUniqueMatchesApplyAll(t *testing.T) {
 	for i := range 500 {
 		events = append(events, Event{ID: fmt.Sprint("e", i), Type: "payment",
 			Time: t0.Add(time.Duration(rng.IntN(7200)) * time.Second), Hash: rng.Uint64(),
-			Fields: []Field{{"amount", Number(float64(rng.IntN(1000)) / 8)}, {"merchant", String(fmt.Sprint("m", i%9))}}})
+			Fields: []Field{{"amount", Number(float64(rng.IntN(1000)) / 8)}, {"merchant",
+				String(fmt.Sprint("m", i%9))}}})
 	}
 	a, b := NewState(spec), NewState(spec)
 	a.ApplyAll(events)
@@ -40,7 +41,8 @@ func TestApplyUniqueMatchesApplyAll(t *testing.T) {
 	if b.Apply(events[3]) {
 		t.Fatal("Apply after ApplyUnique accepted a key already held")
 	}
-	if got := ComputeUnique(spec, events, t0.Add(time.Hour)); got.Count != a.Vector(t0.Add(time.Hour)).Count {
+	if got := ComputeUnique(spec, events,
+		t0.Add(time.Hour)); got.Count != a.Vector(t0.Add(time.Hour)).Count {
 		t.Fatal("ComputeUnique disagrees with ApplyAll")
 	}
 }
@@ -57,7 +59,8 @@ func TestResetReusesState(t *testing.T) {
 	}
 	t0 := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	ev := func(id string, m int, amount float64) Event {
-		return Event{ID: id, Type: "payment", Time: t0.Add(time.Duration(m) * time.Minute), Hash: uint64(m + 1),
+		return Event{ID: id, Type: "payment", Time: t0.Add(time.Duration(m) * time.Minute),
+			Hash:   uint64(m + 1),
 			Fields: []Field{{"amount", Number(amount)}}}
 	}
 	s := NewState(spec)
@@ -74,7 +77,8 @@ func TestResetReusesState(t *testing.T) {
 	if !s.Apply(ev("b", 20, 2)) || s.Apply(ev("a", 30, 3)) {
 		t.Fatal("the key index after a reset is wrong")
 	}
-	got, want := c.At(t0.Add(time.Hour)), Compute(spec, []Event{ev("a", 10, 1), ev("b", 20, 2)}, t0.Add(time.Hour))
+	got, want := c.At(t0.Add(time.Hour)), Compute(spec, []Event{ev("a", 10, 1), ev("b", 20, 2)},
+		t0.Add(time.Hour))
 	if len(got.Equal(want, 0)) > 0 || got.Count != want.Count || got.Digest != want.Digest {
 		t.Fatalf("after reset %v, fresh %v", got.Map(spec), want.Map(spec))
 	}

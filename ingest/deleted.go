@@ -58,7 +58,8 @@ func (c *consumer) deletedBetween(first, last uint64) []ledger.SeqRange {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			add(seq)
 		case err != nil:
-			c.log.Warn("cannot confirm a skipped sequence", "stream", c.stream, "seq", seq, "error", err)
+			c.log.Warn("cannot confirm a skipped sequence", "stream", c.stream, "seq", seq,
+				"error", err)
 		}
 	}
 	if len(out) > 0 {
@@ -72,7 +73,8 @@ func (c *consumer) deletedBetween(first, last uint64) []ledger.SeqRange {
 // has accounted for, stored or deleted, 0 when none.
 func (c *consumer) highestCovered() (uint64, error) {
 	var top uint64
-	for _, f := range []func(string) ([]ledger.SeqRange, error){c.in.ledger.Coverage, c.in.ledger.Deleted} {
+	for _, f := range []func(string) ([]ledger.SeqRange, error){c.in.ledger.Coverage,
+		c.in.ledger.Deleted} {
 		rs, err := f(c.stream)
 		if err != nil {
 			return 0, err

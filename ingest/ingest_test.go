@@ -219,7 +219,7 @@ func TestIngestExternalServerRestart(t *testing.T) {
 	waitEvents(t, f.l, n/4)
 	srv.Shutdown()
 	time.Sleep(300 * time.Millisecond)
-	srv = startServer(t, storeDir, listen)
+	startServer(t, storeDir, listen) // stopped by the test's cleanup
 
 	// The publisher may see its first tries fail while it reconnects.
 	waitFor(t, 20*time.Second, "publishing after the restart", func() bool {
@@ -260,7 +260,8 @@ func TestIngestDeletedMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ledger.SeqRange{{Stream: "EVENTS", First: 1, Last: 2}, {Stream: "EVENTS", First: 7, Last: 9},
+	want := []ledger.SeqRange{{Stream: "EVENTS", First: 1, Last: 2}, {Stream: "EVENTS",
+		First: 7, Last: 9},
 		{Stream: "EVENTS", First: 15, Last: 15}}
 	if !slices.Equal(del, want) {
 		t.Fatalf("deleted %v, want %v", del, want)
@@ -270,6 +271,7 @@ func TestIngestDeletedMessages(t *testing.T) {
 	}
 	rep, err := f.l.Verify()
 	if err != nil || !rep.Clean() || rep.Events != 24 {
-		t.Fatalf("verify: %v, %d events, findings %v, gaps %v", err, rep.Events, rep.Findings, rep.Gaps)
+		t.Fatalf("verify: %v, %d events, findings %v, gaps %v", err, rep.Events, rep.Findings,
+			rep.Gaps)
 	}
 }

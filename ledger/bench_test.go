@@ -19,15 +19,17 @@ func benchEvents(start, n, entities int) []Event {
 	for i := range es {
 		j := start + i
 		id := fmt.Sprintf("evt-%012d", j)
-		payload := fmt.Appendf(nil, `{"id":%q,"entity":"user:%d","type":"payment","time":"2026-12-02T10:00:00Z",`+
-			`"fields":{"amount":%d.5,"merchant":"m-%d"}}`, id, j%entities, j%1000, j%97)
+		payload := fmt.Appendf(nil,
+			`{"id":%q,"entity":"user:%d","type":"payment","time":"2026-12-02T10:00:00Z",`+
+				`"fields":{"amount":%d.5,"merchant":"m-%d"}}`, id, j%entities, j%1000, j%97)
 		for len(payload) < 200 {
 			payload = append(payload, ' ')
 		}
 		es[i] = Event{
 			ID: id, Entity: fmt.Sprint("user:", j%entities), Type: "payment",
-			Time: t0.Add(time.Duration(j) * time.Millisecond), Arrival: t0.Add(time.Duration(j) * time.Millisecond),
-			Stream: "EVENTS", BrokerSeq: uint64(j + 1),
+			Time:    t0.Add(time.Duration(j) * time.Millisecond),
+			Arrival: t0.Add(time.Duration(j) * time.Millisecond),
+			Stream:  "EVENTS", BrokerSeq: uint64(j + 1),
 			Fields: []Field{
 				{"amount", Value{Kind: KindNumber, Num: float64(j%1000) + .5}},
 				{"merchant", Value{Kind: KindString, Str: fmt.Sprint("m-", j%97)}},
@@ -51,8 +53,10 @@ func BenchmarkAppend(b *testing.B) {
 		es := benchEvents(n, benchBatch, 10000)
 		b.StartTimer()
 		n += benchBatch
-		if _, err := l.Append(&Batch{Events: es, Checkpoints: map[string]uint64{"EVENTS": uint64(n)},
-			Covered: []SeqRange{{"EVENTS", uint64(n - benchBatch + 1), uint64(n)}}}); err != nil {
+		if _, err := l.Append(&Batch{Events: es,
+			Checkpoints: map[string]uint64{"EVENTS": uint64(n)},
+			Covered:     []SeqRange{{"EVENTS", uint64(n - benchBatch + 1), uint64(n)}},
+		}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -103,7 +107,8 @@ func BenchmarkEntityScan(b *testing.B) {
 	l := openTest(b, b.TempDir())
 	defer l.Close()
 	for start := 0; start < entities*perEntity; start += benchBatch {
-		if _, err := l.Append(&Batch{Events: benchEvents(start, benchBatch, entities)}); err != nil {
+		if _, err := l.Append(&Batch{Events: benchEvents(start, benchBatch,
+			entities)}); err != nil {
 			b.Fatal(err)
 		}
 	}

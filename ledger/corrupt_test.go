@@ -36,7 +36,8 @@ func buildLedger(t *testing.T) string {
 
 // editRaw opens the store of a closed ledger with plain Pebble, finds the
 // first key with prefix and applies edit to it. It returns that key.
-func editRaw(t *testing.T, dir string, prefix []byte, edit func(db *pebble.DB, k, v []byte)) []byte {
+func editRaw(t *testing.T, dir string, prefix []byte, edit func(db *pebble.DB, k,
+	v []byte)) []byte {
 	t.Helper()
 	db, err := pebble.Open(dir, quietPebble())
 	if err != nil {
@@ -125,7 +126,8 @@ func TestVerifyFindsCorruption(t *testing.T) {
 				t.Fatal("verify found nothing")
 			}
 			for _, f := range rep.Findings {
-				if f.Kind == tc.kind && bytes.Equal(f.Key, k) && (tc.seq == nil || f.Seq == *tc.seq) {
+				if f.Kind == tc.kind && bytes.Equal(f.Key, k) && (tc.seq == nil ||
+					f.Seq == *tc.seq) {
 					return
 				}
 			}
@@ -135,7 +137,8 @@ func TestVerifyFindsCorruption(t *testing.T) {
 }
 
 func TestVerifyFindsDeletedIndexEntries(t *testing.T) {
-	for _, prefix := range [][]byte{{prefixEntity}, {prefixDedup}, {prefixSnapModel}, {prefixSnapID}} {
+	for _, prefix := range [][]byte{{prefixEntity}, {prefixDedup}, {prefixSnapModel},
+		{prefixSnapID}} {
 		t.Run(indexName(prefix[0]), func(t *testing.T) {
 			dir := buildLedger(t)
 			k := editRaw(t, dir, prefix, deleteKey)
@@ -146,7 +149,8 @@ func TestVerifyFindsDeletedIndexEntries(t *testing.T) {
 			rep := verifyDir(t, dir)
 			found := false
 			for _, f := range rep.Findings {
-				if f.Kind == "index" && strings.Contains(f.Msg, "missing") && (seq == 0 || f.Seq == seq) {
+				if f.Kind == "index" && strings.Contains(f.Msg, "missing") && (seq == 0 ||
+					f.Seq == seq) {
 					found = true
 				}
 			}
@@ -185,7 +189,8 @@ func flushedLedger(t *testing.T) string {
 	l := openTest(t, dir)
 	var es []Event
 	for i := range 2000 {
-		es = append(es, ev("user:"+string(rune('a'+i%20)), "e"+itoa(i), time.Duration(i)*time.Second,
+		es = append(es, ev("user:"+string(rune('a'+i%20)), "e"+itoa(i),
+			time.Duration(i)*time.Second,
 			strings.Repeat("x", 100)+itoa(i)))
 	}
 	mustAppend(t, l, &Batch{Events: es})

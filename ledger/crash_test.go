@@ -42,9 +42,11 @@ func crashChild(dir string) {
 		es := make([]Event, crashBatch)
 		for i := range es {
 			id := fmt.Sprintf("b%d-%d", n, i)
-			es[i] = ev(fmt.Sprint("user:", i%7), id, time.Duration(n)*time.Second, id+strings.Repeat(".", 150))
+			es[i] = ev(fmt.Sprint("user:", i%7), id, time.Duration(n)*time.Second,
+				id+strings.Repeat(".", 150))
 		}
-		if _, err := l.Append(&Batch{Events: es, Checkpoints: map[string]uint64{"EVENTS": n}}); err != nil {
+		if _, err := l.Append(&Batch{Events: es,
+			Checkpoints: map[string]uint64{"EVENTS": n}}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(4)
 		}
@@ -134,12 +136,14 @@ func checkAfterCrash(t *testing.T, dir string, round, acked int) {
 	}
 	for n := 1; n <= acked; n++ {
 		if perBatch[n] != crashBatch {
-			t.Fatalf("round %d: acknowledged batch %d has %d of %d events", round, n, perBatch[n], crashBatch)
+			t.Fatalf("round %d: acknowledged batch %d has %d of %d events", round, n,
+				perBatch[n], crashBatch)
 		}
 	}
 	for n, c := range perBatch {
 		if c != crashBatch {
-			t.Fatalf("round %d: batch %d is partly visible: %d of %d events", round, n, c, crashBatch)
+			t.Fatalf("round %d: batch %d is partly visible: %d of %d events", round, n, c,
+				crashBatch)
 		}
 	}
 	if cp, _ := l.Checkpoint("EVENTS"); int(cp) != len(perBatch) {

@@ -75,10 +75,8 @@ func (f *keyFilter) addHash(h uint64) {
 	g.add(h)
 }
 
-// mayHave reports whether key may have been added; false is certain.
-func (f *keyFilter) mayHave(key []byte) bool { return f.mayHaveHash(xxhash.Sum64(key)) }
-
-// mayHaveHash is mayHave for a key's xxhash64.
+// mayHaveHash reports whether the key with xxhash64 h may have been added;
+// false is certain.
 func (f *keyFilter) mayHaveHash(h uint64) bool {
 	for _, g := range f.gens {
 		if g.has(h) {

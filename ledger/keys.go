@@ -167,7 +167,8 @@ func FormatKey(k []byte) string {
 		n, w := binary.Uvarint(k[1:])
 		if w > 0 && uint64(len(k)) == 1+uint64(w)+n+8 {
 			fam := map[byte]string{prefixCoverage: "coverage", prefixDeleted: "deleted"}[k[0]]
-			return fmt.Sprintf("%s/%q/%d", fam, k[1+w:1+w+int(n)], binary.BigEndian.Uint64(k[len(k)-8:]))
+			return fmt.Sprintf("%s/%q/%d", fam, k[1+w:1+w+int(n)],
+				binary.BigEndian.Uint64(k[len(k)-8:]))
 		}
 	}
 	return fmt.Sprintf("%q", k)

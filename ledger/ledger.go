@@ -230,7 +230,8 @@ func (l *Ledger) checkFormat() error {
 		return fmt.Errorf("%w: format key holds %q", ErrUnknownFormat, s)
 	}
 	if n > FormatVersion {
-		return fmt.Errorf("%w: version %d, this asof reads up to %d", ErrFormatTooNew, n, FormatVersion)
+		return fmt.Errorf("%w: version %d, this asof reads up to %d", ErrFormatTooNew, n,
+			FormatVersion)
 	}
 	return nil
 }
@@ -352,7 +353,8 @@ func (l *Ledger) getSealed(key []byte) ([]byte, error) {
 	defer closer.Close()
 	body, ok := unseal(key, v)
 	if !ok {
-		return nil, &CorruptionError{Kind: "checksum", Key: key, Msg: "value does not match its checksum"}
+		return nil, &CorruptionError{Kind: "checksum", Key: key,
+			Msg: "value does not match its checksum"}
 	}
 	return append([]byte(nil), body...), nil
 }
@@ -395,22 +397,9 @@ func uint64FromKey(k []byte) uint64 {
 	return v
 }
 
-// chainStep folds one batch into the chained digest: SHA-256 of the previous
-// digest, the batch number and every record of the batch with its sequence.
-func chainStep(prev [32]byte, n uint64, recs []chainRec) [32]byte {
-	c := newChainHasher(prev, n)
-	for _, r := range recs {
-		c.add(r.seq, r.val)
-	}
-	return c.sum()
-}
-
-type chainRec struct {
-	seq uint64
-	val []byte
-}
-
-// chainHasher computes one chain step incrementally, record by record.
+// chainHasher computes one step of the chained digest, record by record:
+// SHA-256 of the previous batch's digest, the batch number, and each
+// record's sequence, length and log value.
 type chainHasher struct {
 	h   hash.Hash
 	buf [8]byte

@@ -17,7 +17,8 @@ func ev(entity, id string, at time.Duration, payload string) Event {
 	return Event{
 		ID: id, Entity: entity, Type: "payment", Time: t0.Add(at),
 		Arrival: t0.Add(at + time.Second), Stream: "EVENTS",
-		Fields:  []Field{{"amount", Value{Kind: KindNumber, Num: 12.5}}, {"merchant", Value{Kind: KindString, Str: "m-7"}}},
+		Fields: []Field{{"amount", Value{Kind: KindNumber, Num: 12.5}}, {"merchant",
+			Value{Kind: KindString, Str: "m-7"}}},
 		Payload: []byte(payload),
 	}
 }
@@ -27,7 +28,8 @@ func snap(id, model, entity string, at time.Duration) Snapshot {
 		ID: id, RequestID: "r-" + id, Model: model, ModelVersion: "mv1", SpecVersion: "sv1",
 		Entity: entity, Time: t0.Add(at), VectorHash: 7, InputCount: 2, InputDigest: 99,
 		Watermark: 12, Score: 0.25, Decision: true, Stream: "SNAPSHOTS",
-		Vector:  []Field{{"payments_1h", Value{Kind: KindNumber, Num: 2}}, {"last_merchant", Value{}}},
+		Vector: []Field{{"payments_1h", Value{Kind: KindNumber, Num: 2}}, {"last_merchant",
+			Value{}}},
 		Payload: []byte(`{"snapshot_id":"` + id + `"}`),
 	}
 }
@@ -103,7 +105,8 @@ func TestAppendAndRead(t *testing.T) {
 	if len(evs) != 2 || evs[0].Record.ID != "e2" || evs[1].Record.ID != "e1" {
 		t.Fatalf("entity events: %+v", evs)
 	}
-	if evs[0].Record.Arrival.IsZero() || evs[0].Record.Stream != "EVENTS" || len(evs[0].Record.Fields) != 2 {
+	if evs[0].Record.Arrival.IsZero() || evs[0].Record.Stream != "EVENTS" ||
+		len(evs[0].Record.Fields) != 2 {
 		t.Fatalf("entity event lacks replay fields: %+v", evs[0].Record)
 	}
 
@@ -146,7 +149,8 @@ func TestEntityEventsRange(t *testing.T) {
 	defer l.Close()
 	var es []Event
 	for i := range 10 {
-		es = append(es, ev("user:1", fmt.Sprint("e", i), time.Duration(i)*time.Minute, fmt.Sprint(i)))
+		es = append(es, ev("user:1", fmt.Sprint("e", i), time.Duration(i)*time.Minute,
+			fmt.Sprint(i)))
 	}
 	// A neighbour whose name extends the first must not leak into its range.
 	es = append(es, ev("user:10", "x", 0, "x"))
@@ -164,8 +168,10 @@ func TestEntityEventsRange(t *testing.T) {
 		after, until time.Time
 		want         []string
 	}{
-		{"all", time.Time{}, time.Time{}, []string{"e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9"}},
-		{"window excludes start, includes end", t0.Add(2 * time.Minute), t0.Add(4 * time.Minute), []string{"e3", "e4"}},
+		{"all", time.Time{}, time.Time{}, []string{"e0", "e1", "e2", "e3", "e4", "e5", "e6",
+			"e7", "e8", "e9"}},
+		{"window excludes start, includes end", t0.Add(2 * time.Minute),
+			t0.Add(4 * time.Minute), []string{"e3", "e4"}},
 		{"until only", time.Time{}, t0.Add(time.Minute), []string{"e0", "e1"}},
 		{"after only", t0.Add(8 * time.Minute), time.Time{}, []string{"e9"}},
 		{"empty", t0.Add(20 * time.Minute), time.Time{}, nil},
@@ -199,7 +205,8 @@ func TestSnapshotsByModelAndTime(t *testing.T) {
 	if got := ids("fraud", time.Time{}, time.Time{}); !slices.Equal(got, []string{"a", "b", "d"}) {
 		t.Fatalf("fraud: %v", got)
 	}
-	if got := ids("fraud", t0.Add(time.Hour), t0.Add(2*time.Hour)); !slices.Equal(got, []string{"b"}) {
+	if got := ids("fraud", t0.Add(time.Hour), t0.Add(2*time.Hour)); !slices.Equal(got,
+		[]string{"b"}) {
 		t.Fatalf("fraud [1h, 2h): %v", got)
 	}
 	if got := ids("", t0.Add(10*time.Minute), time.Time{}); len(got) != 3 {
@@ -247,16 +254,23 @@ func TestValidation(t *testing.T) {
 		kind, field string
 		index       int
 	}{
-		{"missing entity", Batch{Events: []Event{good, {Time: t0, Payload: []byte("x")}}}, "event", "entity", 1},
-		{"zero time", Batch{Events: []Event{{Entity: "u", Payload: []byte("x")}}}, "event", "time", 0},
-		{"time beyond nanoseconds", Batch{Events: []Event{{Entity: "u", Time: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC),
+		{"missing entity", Batch{Events: []Event{good, {Time: t0, Payload: []byte("x")}}},
+			"event", "entity", 1},
+		{"zero time", Batch{Events: []Event{{Entity: "u", Payload: []byte("x")}}}, "event",
+			"time", 0},
+		{"time beyond nanoseconds", Batch{Events: []Event{{Entity: "u", Time: time.Date(2300, 1,
+			1, 0, 0, 0, 0, time.UTC),
 			Payload: []byte("x")}}}, "event", "time", 0},
-		{"empty payload", Batch{Events: []Event{good, good, {Entity: "u", Time: t0}}}, "event", "payload", 2},
-		{"wrong hash", Batch{Events: []Event{{Entity: "u", Time: t0, Payload: []byte("x"), Hash: 1}}}, "event", "hash", 0},
+		{"empty payload", Batch{Events: []Event{good, good, {Entity: "u", Time: t0}}}, "event",
+			"payload", 2},
+		{"wrong hash", Batch{Events: []Event{{Entity: "u", Time: t0, Payload: []byte("x"),
+			Hash: 1}}}, "event", "hash", 0},
 		{"NaN field", Batch{Events: []Event{{Entity: "u", Time: t0, Payload: []byte("x"),
 			Fields: []Field{{"a", Value{Kind: KindNumber, Num: nan()}}}}}}, "event", "fields", 0},
-		{"snapshot without id", Batch{Snapshots: []Snapshot{{Model: "m", Entity: "u", Time: t0, Payload: []byte("x")}}}, "snapshot", "id", 0},
-		{"snapshot without model", Batch{Snapshots: []Snapshot{{ID: "s", Entity: "u", Time: t0, Payload: []byte("x")}}}, "snapshot", "model", 0},
+		{"snapshot without id", Batch{Snapshots: []Snapshot{{Model: "m", Entity: "u", Time: t0,
+			Payload: []byte("x")}}}, "snapshot", "id", 0},
+		{"snapshot without model", Batch{Snapshots: []Snapshot{{ID: "s", Entity: "u", Time: t0,
+			Payload: []byte("x")}}}, "snapshot", "model", 0},
 		{"bad range", Batch{Covered: []SeqRange{{"EVENTS", 5, 4}}}, "covered", "range", 0},
 	}
 	for _, tc := range tests {
@@ -297,7 +311,8 @@ func TestCheckpointsNeverMoveBack(t *testing.T) {
 func TestCoverageAndGaps(t *testing.T) {
 	dir := t.TempDir()
 	l := openTest(t, dir)
-	for _, r := range []SeqRange{{"E", 1, 10}, {"E", 11, 20}, {"E", 31, 40}, {"E", 5, 8}, {"S", 1, 2}} {
+	for _, r := range []SeqRange{{"E", 1, 10}, {"E", 11, 20}, {"E", 31, 40}, {"E", 5, 8}, {"S",
+		1, 2}} {
 		mustAppend(t, l, &Batch{Covered: []SeqRange{r}})
 	}
 	check := func(l *Ledger) {
@@ -478,7 +493,8 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
 	l.Close()
-	if _, err := l.Append(&Batch{Events: []Event{ev("u", "x", 0, "x")}}); !errors.Is(err, ErrClosed) {
+	if _, err := l.Append(&Batch{Events: []Event{ev("u", "x", 0, "x")}}); !errors.Is(err,
+		ErrClosed) {
 		t.Fatalf("append after close: %v", err)
 	}
 }

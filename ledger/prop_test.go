@@ -64,8 +64,10 @@ func genEvent(t *rapid.T) Event {
 	payload := bytes.Repeat([]byte{rapid.Byte().Draw(t, "fill")}, size)
 	payload[0] = byte(rapid.IntRange(0, 255).Draw(t, "first"))
 	e := Event{
-		ID:      rapid.SampledFrom([]string{"", "", "a", "b", "c", "d", "e", "f", "g"}).Draw(t, "id"),
-		Entity:  rapid.SampledFrom([]string{"user:1", "user:2", "user:10", "u", "merchant:7"}).Draw(t, "entity"),
+		ID: rapid.SampledFrom([]string{"", "", "a", "b", "c", "d", "e", "f", "g"}).Draw(t,
+			"id"),
+		Entity: rapid.SampledFrom([]string{"user:1", "user:2", "user:10", "u",
+			"merchant:7"}).Draw(t, "entity"),
 		Type:    rapid.SampledFrom([]string{"payment", "login"}).Draw(t, "type"),
 		Time:    t0.Add(time.Duration(rapid.IntRange(-5000, 5000).Draw(t, "time")) * time.Second),
 		Arrival: t0.Add(time.Duration(rapid.IntRange(0, 10000).Draw(t, "arrival")) * time.Second),
@@ -73,7 +75,8 @@ func genEvent(t *rapid.T) Event {
 		Payload: payload,
 	}
 	if rapid.Bool().Draw(t, "hasField") {
-		e.Fields = []Field{{"amount", Value{Kind: KindNumber, Num: rapid.Float64Range(-1e6, 1e6).Draw(t, "amount")}}}
+		e.Fields = []Field{{"amount", Value{Kind: KindNumber, Num: rapid.Float64Range(-1e6,
+			1e6).Draw(t, "amount")}}}
 	}
 	return e
 }
@@ -192,14 +195,18 @@ func (lm *ledgerMachine) checkEntities(t *rapid.T) {
 	after := t0.Add(-1000 * time.Second)
 	until := t0.Add(1000 * time.Second)
 	for entity, want := range by {
-		sort.SliceStable(want, func(i, j int) bool { return want[i].Event.Time.Before(want[j].Event.Time) })
+		sort.SliceStable(want, func(i,
+			j int) bool {
+			return want[i].Event.Time.Before(want[j].Event.Time)
+		})
 		got := collect(t, lm.l.EntityEvents(entity, time.Time{}, time.Time{}))
 		if len(got) != len(want) {
 			t.Fatalf("entity %s: %d events, model %d", entity, len(got), len(want))
 		}
 		for i := range got {
 			if got[i].Seq != want[i].Seq || got[i].Record.Hash != want[i].Event.Hash {
-				t.Fatalf("entity %s event %d: got seq %d, want %d", entity, i, got[i].Seq, want[i].Seq)
+				t.Fatalf("entity %s event %d: got seq %d, want %d", entity, i, got[i].Seq,
+					want[i].Seq)
 			}
 		}
 		n := 0
@@ -239,7 +246,8 @@ func (lm *ledgerMachine) checkLookups(t *rapid.T) {
 	if got.Events != c.Events || got.Snapshots != c.Snapshots {
 		t.Fatalf("counts %+v, model %+v", got, c)
 	}
-	if n := len(collect(t, lm.l.Snapshots("", time.Time{}, time.Time{}))); uint64(n) != c.Snapshots {
+	if n := len(collect(t, lm.l.Snapshots("", time.Time{},
+		time.Time{}))); uint64(n) != c.Snapshots {
 		t.Fatalf("Snapshots() yields %d, model %d", n, c.Snapshots)
 	}
 }

@@ -61,7 +61,8 @@ func (l *Ledger) Checkpoints() (map[string]uint64, error) {
 	err := l.scan([]byte{prefixCheckpoint}, func(k, v []byte) error {
 		body, ok := unseal(k, v)
 		if !ok || len(body) != 8 {
-			return &CorruptionError{Kind: "checksum", Key: clone(k), Msg: "checkpoint does not match its checksum"}
+			return &CorruptionError{Kind: "checksum", Key: clone(k),
+				Msg: "checkpoint does not match its checksum"}
 		}
 		out[string(k[1:])] = uint64FromKey(append([]byte{0}, body...))
 		return nil
@@ -166,9 +167,11 @@ func (l *Ledger) eachRange(family byte, stream string, fn func(SeqRange) error) 
 		s := d.string("coverage stream")
 		first := d.uint64("coverage first")
 		if !ok || len(body) != 8 || d.err != nil || len(d.b) != 0 {
-			return &CorruptionError{Kind: "checksum", Key: clone(k), Msg: "sequence range is damaged"}
+			return &CorruptionError{Kind: "checksum", Key: clone(k),
+				Msg: "sequence range is damaged"}
 		}
-		return fn(SeqRange{Stream: s, First: first, Last: uint64FromKey(append([]byte{0}, body...))})
+		return fn(SeqRange{Stream: s, First: first, Last: uint64FromKey(append([]byte{0},
+			body...))})
 	})
 }
 
@@ -226,7 +229,8 @@ func (l *Ledger) Log(from uint64) iter.Seq2[Record, error] {
 			seq := uint64FromKey(k)
 			r, err := decodeRecord(seq, v)
 			if err != nil {
-				return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq, Msg: err.Error()}
+				return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
+					Msg: err.Error()}
 			}
 			return yield(r, nil), nil
 		}, yield)
@@ -271,7 +275,8 @@ func (l *Ledger) iterate(lo, hi []byte, fn func(k, v []byte) (bool, error),
 // EntityEvents iterates one entity's events with event time in (after,
 // until], ordered by event time, then ledger sequence. A zero after or until
 // leaves that side open. The events carry everything but the payload.
-func (l *Ledger) EntityEvents(entity string, after, until time.Time) iter.Seq2[Indexed[Event], error] {
+func (l *Ledger) EntityEvents(entity string, after, until time.Time) iter.Seq2[Indexed[Event],
+	error] {
 	prefix := entityPrefix(entity)
 	lo, hi := prefix, upperBound(prefix)
 	if !after.IsZero() {
@@ -358,7 +363,8 @@ func (l *Ledger) entityIterWindow(lo, hi []byte,
 func decodeEntityEntry(k, v []byte, d *decoder, prev *string) (Event, uint64, error) {
 	eb, t, seq, ok := splitKeyTimeSeq(k)
 	if !ok {
-		return Event{}, 0, &CorruptionError{Kind: "key", Key: clone(k), Msg: "malformed entity index key"}
+		return Event{}, 0, &CorruptionError{Kind: "key", Key: clone(k),
+			Msg: "malformed entity index key"}
 	}
 	if string(eb) != *prev {
 		*prev = string(eb)
@@ -405,7 +411,8 @@ func (l *Ledger) Snapshots(model string, from, to time.Time) iter.Seq2[Indexed[S
 		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
 			_, t, seq, ok := splitTimeSeq(k)
 			if !ok {
-				return false, &CorruptionError{Kind: "key", Key: clone(k), Msg: "malformed snapshot index key"}
+				return false, &CorruptionError{Kind: "key", Key: clone(k),
+					Msg: "malformed snapshot index key"}
 			}
 			if (!from.IsZero() && t.Before(from)) || (!to.IsZero() && !t.Before(to)) {
 				return true, nil
@@ -461,7 +468,8 @@ func (l *Ledger) lookup(k []byte) (Record, error) {
 	}
 	if len(v) != 8 {
 		_ = closer.Close()
-		return Record{}, &CorruptionError{Kind: "decode", Key: clone(k), Msg: "index value is not a sequence"}
+		return Record{}, &CorruptionError{Kind: "decode", Key: clone(k),
+			Msg: "index value is not a sequence"}
 	}
 	seq := uint64FromKey(append([]byte{0}, v...))
 	_ = closer.Close()

@@ -22,7 +22,8 @@ func TestEntitySplitsCoverTheIndexOnce(t *testing.T) {
 	// Splits come from table boundaries: compact so that the entity index
 	// lies in several tables side by side, as it does in a long-lived
 	// ledger.
-	if err := l.db.Compact(context.Background(), []byte{prefixEntity}, []byte{prefixEntity + 1}, true); err != nil {
+	if err := l.db.Compact(context.Background(), []byte{prefixEntity}, []byte{prefixEntity + 1},
+		true); err != nil {
 		t.Fatal(err)
 	}
 	splits, err := l.EntitySplits(4)
@@ -45,7 +46,8 @@ func TestEntitySplitsCoverTheIndexOnce(t *testing.T) {
 		}
 	}
 	if total != entities*per || len(seen) != entities {
-		t.Fatalf("parts hold %d events of %d entities, want %d of %d", total, len(seen), entities*per, entities)
+		t.Fatalf("parts hold %d events of %d entities, want %d of %d", total, len(seen),
+			entities*per, entities)
 	}
 	for e, n := range seen {
 		if n != per {

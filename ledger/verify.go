@@ -164,7 +164,8 @@ func (v *verifier) checkLog() {
 		}
 		if c.sum() != br.chain {
 			v.find("chain", k, br.first,
-				"batch %d (sequences %d-%d) does not match its chained digest", br.n, br.first, br.last)
+				"batch %d (sequences %d-%d) does not match its chained digest", br.n, br.first,
+				br.last)
 		}
 		prev = br.chain
 	})
@@ -215,9 +216,11 @@ func (v *verifier) expect(r Record, k []byte) {
 	case r.Snapshot != nil:
 		s := r.Snapshot
 		if xxhash.Sum64(s.Payload) != s.Hash {
-			v.find("hash", k, r.Seq, "snapshot payload does not match its content hash %016x", s.Hash)
+			v.find("hash", k, r.Seq, "snapshot payload does not match its content hash %016x",
+				s.Hash)
 		}
-		pk, pv, sk = snapModelKey(s.Model, s.Time, r.Seq), appendSnapshotValue(nil, s, false), snapIDKey(s.ID)
+		pk, pv, sk = snapModelKey(s.Model, s.Time, r.Seq), appendSnapshotValue(nil, s, false),
+			snapIDKey(s.ID)
 		v.counted.Snapshots++
 	}
 	i := r.Seq - 1
@@ -269,7 +272,8 @@ func (v *verifier) checkIndex(prefix byte, entry func(k, val []byte) (uint64, bo
 		i := seq - 1
 		switch {
 		case i >= uint64(len(want)) || want[i] == 0:
-			v.find("index", k, seq, "%s entry names a sequence with no log record", indexName(prefix))
+			v.find("index", k, seq, "%s entry names a sequence with no log record",
+				indexName(prefix))
 		case want[i] != entryHash(k, val):
 			v.find("index", k, seq, "%s entry disagrees with log record %d", indexName(prefix), seq)
 		default:
@@ -299,10 +303,12 @@ func (v *verifier) checkMissing() {
 			continue
 		}
 		if !v.seenP[i] {
-			v.find("index", logKey(seq), seq, "primary index entry of log record %d is missing", seq)
+			v.find("index", logKey(seq), seq, "primary index entry of log record %d is missing",
+				seq)
 		}
 		if !v.seenS[i] {
-			v.find("index", logKey(seq), seq, "dedup or id index entry of log record %d is missing", seq)
+			v.find("index", logKey(seq), seq,
+				"dedup or id index entry of log record %d is missing", seq)
 		}
 	}
 	v.rep.Events, v.rep.Snapshots = v.counted.Events, v.counted.Snapshots
@@ -338,7 +344,8 @@ func (v *verifier) checkSealed() {
 	d := &decoder{b: body}
 	ev, sn := d.uint64("events"), d.uint64("snapshots")
 	if ev != v.counted.Events || sn != v.counted.Snapshots {
-		v.find("counts", keyCounts, 0, "stored counts %d events, %d snapshots; the log holds %d and %d",
+		v.find("counts", keyCounts, 0,
+			"stored counts %d events, %d snapshots; the log holds %d and %d",
 			ev, sn, v.counted.Events, v.counted.Snapshots)
 	}
 }

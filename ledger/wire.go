@@ -573,7 +573,7 @@ func (s *scanner) escaped(start int) string {
 	return ""
 }
 
-// unicodeEscape reads the hex digits of \uXXXX, with the scanner at the u,
+// unicodeEscape reads the four hex digits of a \u escape, with the scanner at the u,
 // joining a surrogate pair.
 func (s *scanner) unicodeEscape() rune {
 	r := s.hex4()
@@ -596,7 +596,7 @@ func (s *scanner) unicodeEscape() rune {
 	return utf8.RuneError
 }
 
-// hex4 reads "uXXXX", with the scanner at the u.
+// hex4 reads a u and four hex digits, with the scanner at the u.
 func (s *scanner) hex4() rune {
 	if len(s.src)-s.pos < 5 {
 		s.syntax("short \\u escape")

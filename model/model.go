@@ -90,7 +90,8 @@ func (m *Model) validate() error {
 	case m.Name == "":
 		return bad("name is missing")
 	case strings.ContainsAny(m.Name, " .*>"):
-		return bad("name %q may not contain spaces, '.', '*' or '>' (it names the subject score.<name>)", m.Name)
+		return bad("name %q may not contain spaces, '.', '*' or '>' "+
+			"(it names the subject score.<name>)", m.Name)
 	case m.Kind != "logistic":
 		return bad("kind %q is not supported (want logistic)", m.Kind)
 	case len(m.Weights) == 0:
@@ -114,7 +115,8 @@ func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 func (m *Model) canonical() string {
 	var b strings.Builder
 	num := func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-	fmt.Fprintf(&b, "name=%q\nkind=%q\nbias=%s\nthreshold=%s\n", m.Name, m.Kind, num(m.Bias), num(m.Threshold))
+	fmt.Fprintf(&b, "name=%q\nkind=%q\nbias=%s\nthreshold=%s\n", m.Name, m.Kind, num(m.Bias),
+		num(m.Threshold))
 	for _, name := range m.features() {
 		fmt.Fprintf(&b, "weight %q=%s\n", name, num(m.Weights[name]))
 	}

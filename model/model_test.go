@@ -32,8 +32,10 @@ func TestLoadAndScore(t *testing.T) {
 	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	s := feature.NewState(spec)
 	for i, amount := range []float64{100, 250} {
-		s.Apply(feature.Event{ID: string(rune('a' + i)), Type: "payment", Time: at.Add(-time.Duration(i) * time.Minute),
-			Hash: uint64(i + 1), Fields: []feature.Field{{Name: "amount", Value: feature.Number(amount)}}})
+		s.Apply(feature.Event{ID: string(rune('a' + i)), Type: "payment",
+			Time: at.Add(-time.Duration(i) * time.Minute),
+			Hash: uint64(i + 1), Fields: []feature.Field{{Name: "amount",
+				Value: feature.Number(amount)}}})
 	}
 	v := s.Vector(at)
 	score, decision := m.Score(spec, v)
@@ -49,18 +51,22 @@ func TestLoadAndScore(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	a, err := Parse("a.yaml", []byte("name: m\nkind: logistic\nbias: 1\nthreshold: 0.5\nweights: {x: 1, y: 2}\n"))
+	a, err := Parse("a.yaml",
+		[]byte("name: m\nkind: logistic\nbias: 1\nthreshold: 0.5\nweights: {x: 1, y: 2}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Parse("b.json", []byte(`{"weights": {"y": 2.0, "x": 1}, "threshold": 0.5, "kind": "logistic", "name": "m", "bias": 1}`))
+	b, err := Parse("b.json",
+		[]byte(`{"weights": {"y": 2.0, "x": 1}, "threshold": 0.5, `+
+			`"kind": "logistic", "name": "m", "bias": 1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Version != b.Version || len(a.Version) != 16 {
 		t.Fatalf("same model, versions %s and %s", a.Version, b.Version)
 	}
-	c, _ := Parse("c.yaml", []byte("name: m\nkind: logistic\nbias: 1\nthreshold: 0.5\nweights: {x: 1, y: 2.5}\n"))
+	c, _ := Parse("c.yaml",
+		[]byte("name: m\nkind: logistic\nbias: 1\nthreshold: 0.5\nweights: {x: 1, y: 2.5}\n"))
 	if c.Version == a.Version {
 		t.Fatal("a changed weight kept the version")
 	}
@@ -72,8 +78,10 @@ func TestInvalidModels(t *testing.T) {
 		{"no name", "kind: logistic\nweights: {events_1h: 1}\n", "name is missing"},
 		{"bad kind", "name: m\nkind: forest\nweights: {events_1h: 1}\n", `kind "forest"`},
 		{"no weights", "name: m\nkind: logistic\n", "weights are missing"},
-		{"threshold", "name: m\nkind: logistic\nthreshold: 2\nweights: {events_1h: 1}\n", "outside [0, 1]"},
-		{"unknown key", "name: m\nkind: logistic\nweights: {events_1h: 1}\ncolour: red\n", "colour"},
+		{"threshold", "name: m\nkind: logistic\nthreshold: 2\nweights: {events_1h: 1}\n",
+			"outside [0, 1]"},
+		{"unknown key", "name: m\nkind: logistic\nweights: {events_1h: 1}\ncolour: red\n",
+			"colour"},
 		{"not yaml", "name: [\n", "m.yaml"},
 	}
 	for _, tc := range tests {
@@ -92,7 +100,8 @@ func TestInvalidModels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Check(spec); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "m.yaml") {
+		if err := m.Check(spec); err == nil || !strings.Contains(err.Error(), tc.want) ||
+			!strings.Contains(err.Error(), "m.yaml") {
 			t.Fatalf("Check(%s) = %v", tc.weight, err)
 		}
 	}

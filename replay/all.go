@@ -11,8 +11,7 @@ import (
 	"github.com/asofdev/asof/feature"
 )
 
-// entityEvents is one entity's events of a view, handed from the reader
-// to the folder.
+// entityEvents is one entity's events of a view.
 type entityEvents struct {
 	entity string
 	events []feature.Event
@@ -20,24 +19,28 @@ type entityEvents struct {
 
 // All computes the vector as of at of every entity in the ledger, on view
 // (with watermark w for the watermark view), calling fn once per entity. It
-// reads the entity index once. When the ledger's tables let it split the
-// index (EntitySplits), one goroutine per core reads and folds a part, and
-// entities reach fn in no particular order; otherwise one goroutine reads
-// while another folds, in index order. Either way fn is called from one
-// goroutine at a time, and memory holds a bounded number of entities.
-func (r *Replayer) All(at time.Time, view View, w uint64, fn func(entity string, v feature.Vector) error) error {
+// reads the entity index once. Where the ledger's tables let it split the
+// index (EntitySplits), one goroutine per core reads and folds a part, so
+// entities reach fn in no particular order across parts. fn is called from
+// one goroutine at a time; the first error it returns stops every part and
+// is returned. Memory holds one entity's events per part.
+func (r *Replayer) All(at time.Time, view View, w uint64, fn func(entity string,
+	v feature.Vector) error) error {
 	splits, err := r.l.EntitySplits(runtime.GOMAXPROCS(0))
 	if err != nil {
 		return fmt.Errorf("replay all: %w", err)
 	}
-	if len(splits) == 0 {
-		return r.allPipelined(at, view, w, fn)
-	}
-	var mu sync.Mutex
+	var (
+		mu     sync.Mutex
+		failed error // the first error fn returned
+	)
 	locked := func(entity string, v feature.Vector) error {
 		mu.Lock()
 		defer mu.Unlock()
-		return fn(entity, v)
+		if failed == nil {
+			failed = fn(entity, v)
+		}
+		return failed
 	}
 	bounds := append(append([]string{""}, splits...), "")
 	var g errgroup.Group
@@ -78,81 +81,11 @@ func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
 			}
 			cur.entity = e.Entity
 		}
-		if (!lo.IsZero() && !e.Time.After(lo)) || !Sees(e, view, at, w) || !r.spec.Relevant(e.Type) {
+		if (!lo.IsZero() && !e.Time.After(lo)) || !Sees(e, view, at, w) ||
+			!r.spec.Relevant(e.Type) {
 			continue
 		}
 		cur.events = append(cur.events, conv.Event(e))
 	}
 	return flush()
-}
-
-// allPipelined is All over an index it cannot split: one goroutine reads
-// and decodes, this one folds, in index order.
-func (r *Replayer) allPipelined(at time.Time, view View, w uint64, fn func(string, feature.Vector) error) error {
-	queue := make(chan entityEvents, 64)
-	stop := make(chan struct{})
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(queue)
-		readErr <- r.readAll(at, view, w, queue, stop)
-	}()
-
-	var foldErr error
-	state := feature.NewState(r.spec)
-	for b := range queue {
-		if foldErr != nil {
-			continue // drain until the reader sees stop
-		}
-		state.Reset()
-		state.ApplyUnique(b.events) // the ledger holds each event once
-		if err := fn(b.entity, state.Vector(at)); err != nil {
-			foldErr = err
-			close(stop)
-		}
-	}
-	if err := <-readErr; err != nil && foldErr == nil {
-		return err
-	}
-	return foldErr
-}
-
-// readAll scans the entity index and queues each entity's events of the
-// view, until the end or until stop is closed.
-func (r *Replayer) readAll(at time.Time, view View, w uint64, queue chan<- entityEvents,
-	stop <-chan struct{}) error {
-	var (
-		cur  entityEvents
-		conv converter
-		lo   = r.windowStart(at)
-	)
-	send := func() bool {
-		if cur.entity == "" {
-			return true
-		}
-		select {
-		case queue <- cur:
-			cur = entityEvents{}
-			return true
-		case <-stop:
-			return false
-		}
-	}
-	for ie, err := range r.l.AllEntityEvents() {
-		if err != nil {
-			return fmt.Errorf("replay all: %w", err)
-		}
-		e := &ie.Record
-		if e.Entity != cur.entity {
-			if !send() {
-				return nil
-			}
-			cur.entity = e.Entity
-		}
-		if (!lo.IsZero() && !e.Time.After(lo)) || !Sees(e, view, at, w) || !r.spec.Relevant(e.Type) {
-			continue
-		}
-		cur.events = append(cur.events, conv.Event(e))
-	}
-	send()
-	return nil
 }

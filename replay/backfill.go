@@ -96,7 +96,10 @@ func (r *Replayer) Labels(points []Point, cutoff time.Time, opts BackfillOptions
 		complete bool
 	}
 	horizon := feature.NewLabeler(r.spec).Horizon()
-	span := func(ps []Point) (time.Time, time.Time) { return ps[0].At, ps[len(ps)-1].At.Add(horizon) }
+	span := func(ps []Point) (time.Time, time.Time) {
+		return ps[0].At,
+			ps[len(ps)-1].At.Add(horizon)
+	}
 	work := func(j *entityJob[labels], f *folder) error {
 		lb := feature.NewLabeler(r.spec)
 		lb.ApplyAll(f.convert(j.events))

@@ -24,9 +24,11 @@ func TestBackfillEqualsReplay(t *testing.T) {
 				points := make([]Point, n)
 				for i := range points {
 					points[i] = Point{
-						Entity: rapid.SampledFrom([]string{"u1", "u2", "u3", "u10", "nobody"}).Draw(t, "entity"),
-						At:     t0.Add(time.Duration(rapid.IntRange(-10, 320).Draw(t, "T")) * time.Minute),
-						Ref:    i,
+						Entity: rapid.SampledFrom([]string{"u1", "u2", "u3", "u10",
+							"nobody"}).Draw(t, "entity"),
+						At: t0.Add(time.Duration(rapid.IntRange(-10, 320).Draw(t,
+							"T")) * time.Minute),
+						Ref: i,
 					}
 				}
 				workers := rapid.IntRange(1, 4).Draw(t, "workers")
@@ -35,7 +37,8 @@ func TestBackfillEqualsReplay(t *testing.T) {
 					r := New(l, spec)
 					seen := make([]bool, n)
 					var order []Point
-					err := r.Backfill(slices.Clone(points), BackfillOptions{View: view, Workers: workers, read: read},
+					err := r.Backfill(slices.Clone(points), BackfillOptions{View: view,
+						Workers: workers, read: read},
 						func(p Point, got feature.Vector) error {
 							if seen[p.Ref] {
 								t.Fatalf("row %d twice", p.Ref)
@@ -47,8 +50,9 @@ func TestBackfillEqualsReplay(t *testing.T) {
 								t.Fatal(err)
 							}
 							if !sameVector(got, want) {
-								t.Fatalf("row %d (%s at %s): backfill %v (n=%d), replay %v (n=%d)", p.Ref,
-									p.Entity, p.At, got.Map(spec), got.Count, want.Map(spec), want.Count)
+								t.Fatalf("row %d (%s at %s): backfill %v (n=%d), "+
+									"replay %v (n=%d)", p.Ref, p.Entity, p.At,
+									got.Map(spec), got.Count, want.Map(spec), want.Count)
 							}
 							return nil
 						})
@@ -86,10 +90,12 @@ func TestBackfillStops(t *testing.T) {
 	r := New(l, spec)
 	points := make([]Point, 500)
 	for i := range points {
-		points[i] = Point{Entity: string(rune('a' + i%26)), At: t0.Add(time.Duration(i) * time.Second)}
+		points[i] = Point{Entity: string(rune('a' + i%26)),
+			At: t0.Add(time.Duration(i) * time.Second)}
 	}
 
-	if err := r.Backfill(points, BackfillOptions{View: Watermark}, nil); !errors.Is(err, ErrBackfillView) {
+	if err := r.Backfill(points, BackfillOptions{View: Watermark}, nil); !errors.Is(err,
+		ErrBackfillView) {
 		t.Fatalf("watermark view: %v", err)
 	}
 
@@ -179,7 +185,10 @@ func TestLabels(t *testing.T) {
 			t.Fatal(err)
 		}
 		for ref, w := range want {
-			if !slices.EqualFunc(got[ref], w, func(a, b feature.Value) bool { return a.Equal(b, 0) }) {
+			if !slices.EqualFunc(got[ref], w, func(a, b feature.Value) bool {
+				return a.Equal(b,
+					0)
+			}) {
 				t.Errorf("read %d, row %d: labels %v, want %v", read, ref, got[ref], w)
 			}
 		}

@@ -156,7 +156,8 @@ func BenchmarkReplayAll(b *testing.B) {
 		}
 		defer db.Close()
 		for b.Loop() {
-			it, _ := db.NewIter(&pebble.IterOptions{LowerBound: []byte("e"), UpperBound: []byte("f")})
+			it, _ := db.NewIter(&pebble.IterOptions{LowerBound: []byte("e"),
+				UpperBound: []byte("f")})
 			keys := 0
 			for ok := it.First(); ok; ok = it.Next() {
 				_ = it.Value()

@@ -67,8 +67,10 @@ func TestSweepViewsEqualsPointReplay(t *testing.T) {
 			var points []Point
 			for i := range rapid.IntRange(1, 20).Draw(t, "points") {
 				points = append(points, Point{
-					Entity:    rapid.SampledFrom([]string{"u1", "u2", "u3", "u4"}).Draw(t, "entity"),
-					At:        t0.Add(time.Duration(rapid.IntRange(0, 300).Draw(t, "T")) * time.Minute),
+					Entity: rapid.SampledFrom([]string{"u1", "u2", "u3", "u4"}).Draw(t,
+						"entity"),
+					At: t0.Add(time.Duration(rapid.IntRange(0, 300).Draw(t,
+						"T")) * time.Minute),
 					Watermark: uint64(rapid.IntRange(0, len(es)+1).Draw(t, "W")),
 					Ref:       i,
 				})

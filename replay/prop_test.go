@@ -34,11 +34,13 @@ func genEvents(t *rapid.T) []ledger.Event {
 		}
 		amount := float64(rapid.IntRange(-50, 500).Draw(t, "amount")) / 4
 		e := event(rapid.SampledFrom([]string{"u1", "u2", "u3"}).Draw(t, "entity"), id, typ,
-			at, at+delay, 0, amount, rapid.SampledFrom([]string{"m1", "m2", "m3"}).Draw(t, "merchant"))
+			at, at+delay, 0, amount, rapid.SampledFrom([]string{"m1", "m2", "m3"}).Draw(t,
+				"merchant"))
 		es = append(es, e)
 		if rapid.IntRange(0, 6).Draw(t, "dup") == 0 {
 			d := e
-			d.Arrival = d.Arrival.Add(time.Duration(rapid.IntRange(1, 600).Draw(t, "redeliver")) * time.Second)
+			d.Arrival = d.Arrival.Add(time.Duration(rapid.IntRange(1, 600).Draw(t,
+				"redeliver")) * time.Second)
 			es = append(es, d)
 		}
 	}
@@ -107,7 +109,8 @@ func TestOnlineEqualsKnowable(t *testing.T) {
 						t.Fatal(err)
 					}
 					if !sameVector(got, want) {
-						t.Fatalf("%s at %s: replay knowable %v (n=%d), online %v (n=%d)", entity, at,
+						t.Fatalf("%s at %s: replay knowable %v (n=%d), online %v (n=%d)",
+							entity, at,
 							got.Map(spec), got.Count, want.Map(spec), want.Count)
 					}
 				}
@@ -124,7 +127,10 @@ func TestTruthIgnoresArrival(t *testing.T) {
 		es := genEvents(t)
 		shuffled := slices.Clone(es)
 		rng := rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "shuffle"), 1))
-		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		rng.Shuffle(len(shuffled), func(i, j int) {
+			shuffled[i], shuffled[j] = shuffled[j],
+				shuffled[i]
+		})
 		// Deliver some events again, in the new order.
 		for i := range shuffled {
 			if i%5 == 0 {
@@ -137,7 +143,8 @@ func TestTruthIgnoresArrival(t *testing.T) {
 				r := New(l, spec)
 				for _, m := range instants {
 					for _, entity := range []string{"u1", "u2", "u3"} {
-						v, err := r.Vector(Query{Entity: entity, At: t0.Add(time.Duration(m) * time.Minute)})
+						v, err := r.Vector(Query{Entity: entity,
+							At: t0.Add(time.Duration(m) * time.Minute)})
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -150,7 +157,8 @@ func TestTruthIgnoresArrival(t *testing.T) {
 		a, b := vectors(es), vectors(shuffled)
 		for i := range a {
 			if !sameVector(a[i], b[i]) {
-				t.Fatalf("vector %d differs with another arrival order: %v vs %v", i, a[i].Map(spec), b[i].Map(spec))
+				t.Fatalf("vector %d differs with another arrival order: %v vs %v", i,
+					a[i].Map(spec), b[i].Map(spec))
 			}
 		}
 	})

@@ -113,7 +113,8 @@ func (r *Replayer) Explain(q Query) (feature.Vector, []ledger.Indexed[ledger.Eve
 	return r.vector(q, true)
 }
 
-func (r *Replayer) vector(q Query, explain bool) (feature.Vector, []ledger.Indexed[ledger.Event], error) {
+func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
+	[]ledger.Indexed[ledger.Event], error) {
 	if q.At.IsZero() {
 		return feature.Vector{}, nil, errors.New("replay: zero instant")
 	}

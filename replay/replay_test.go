@@ -50,8 +50,10 @@ func mustSpec(t testing.TB, src string) *feature.Spec {
 }
 
 // event builds a ledger event; at and arrived are offsets from t0.
-func event(entity, id, typ string, at, arrived time.Duration, seq uint64, amount float64, merchant string) ledger.Event {
-	payload := fmt.Appendf(nil, `{"id":%q,"entity":%q,"type":%q,"time":%q,"amount":%g,"merchant":%q}`,
+func event(entity, id, typ string, at, arrived time.Duration, seq uint64, amount float64,
+	merchant string) ledger.Event {
+	payload := fmt.Appendf(nil,
+		`{"id":%q,"entity":%q,"type":%q,"time":%q,"amount":%g,"merchant":%q}`,
 		id, entity, typ, t0.Add(at).Format(time.RFC3339Nano), amount, merchant)
 	return ledger.Event{
 		ID: id, Entity: entity, Type: typ, Time: t0.Add(at), Arrival: t0.Add(arrived),
@@ -98,10 +100,12 @@ func TestViews(t *testing.T) {
 		return vec.Map(spec)
 	}
 	truth, knowable, wm := get(Truth, 0), get(Knowable, 0), get(Watermark, 2)
-	if truth["payments_1h"] != 4.0 || truth["amount_sum_2h"] != 75.0 || truth["last_merchant"] != "m3" {
+	if truth["payments_1h"] != 4.0 || truth["amount_sum_2h"] != 75.0 ||
+		truth["last_merchant"] != "m3" {
 		t.Fatalf("truth %v", truth)
 	}
-	if knowable["payments_1h"] != 3.0 || knowable["amount_sum_2h"] != 35.0 || knowable["logins_30m"] != 1.0 {
+	if knowable["payments_1h"] != 3.0 || knowable["amount_sum_2h"] != 35.0 ||
+		knowable["logins_30m"] != 1.0 {
 		t.Fatalf("knowable %v", knowable)
 	}
 	if wm["payments_1h"] != 2.0 || wm["last_merchant"] != "m2" || wm["logins_30m"] != 0.0 {
@@ -133,7 +137,8 @@ func TestEmptyEntity(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := vec.Map(spec)
-	if vec.Count != 0 || m["payments_1h"] != 0.0 || m["last_merchant"] != nil || m["amount_sum_2h"] != nil {
+	if vec.Count != 0 || m["payments_1h"] != 0.0 || m["last_merchant"] != nil ||
+		m["amount_sum_2h"] != nil {
 		t.Fatalf("empty vector %v count %d", m, vec.Count)
 	}
 	if _, err := ParseView("sideways"); err == nil {
@@ -165,7 +170,8 @@ func TestSweepEqualsPointReplay(t *testing.T) {
 	r := New(l, spec)
 	var points []Point
 	for i := range 60 {
-		points = append(points, Point{Entity: fmt.Sprint("u", i%4), At: t0.Add(time.Duration(i*5) * time.Minute),
+		points = append(points, Point{Entity: fmt.Sprint("u", i%4),
+			At:        t0.Add(time.Duration(i*5) * time.Minute),
 			Watermark: uint64(300 - i*3), Ref: i})
 	}
 	for _, view := range Views {
@@ -173,12 +179,15 @@ func TestSweepEqualsPointReplay(t *testing.T) {
 			seen := 0
 			err := r.Sweep(points, view, func(p Point, got feature.Vector) error {
 				seen++
-				want, err := r.Vector(Query{Entity: p.Entity, At: p.At, View: view, Watermark: p.Watermark})
+				want, err := r.Vector(Query{Entity: p.Entity, At: p.At, View: view,
+					Watermark: p.Watermark})
 				if err != nil {
 					return err
 				}
-				if d := got.Equal(want, 0); len(d) > 0 || got.Count != want.Count || got.Digest != want.Digest {
-					t.Errorf("point %d (%s at %s): sweep %v, replay %v", p.Ref, p.Entity, p.At, got.Map(spec), want.Map(spec))
+				if d := got.Equal(want, 0); len(d) > 0 || got.Count != want.Count ||
+					got.Digest != want.Digest {
+					t.Errorf("point %d (%s at %s): sweep %v, replay %v", p.Ref, p.Entity, p.At,
+						got.Map(spec), want.Map(spec))
 				}
 				return nil
 			})
@@ -198,8 +207,10 @@ func TestAllEqualsPointReplay(t *testing.T) {
 	var es []ledger.Event
 	for i := range 400 {
 		at := time.Duration(i*11%300) * time.Minute
-		es = append(es, event(fmt.Sprint("u", i%7), fmt.Sprint("e", i), []string{"payment", "login"}[i%2],
-			at, at+time.Duration(i%90)*time.Minute, uint64(i+1), float64(i%23), fmt.Sprint("m", i%4)))
+		es = append(es, event(fmt.Sprint("u", i%7), fmt.Sprint("e", i), []string{"payment",
+			"login"}[i%2],
+			at, at+time.Duration(i%90)*time.Minute, uint64(i+1), float64(i%23), fmt.Sprint("m",
+				i%4)))
 	}
 	if _, err := l.Append(&ledger.Batch{Events: es}); err != nil {
 		t.Fatal(err)
@@ -225,7 +236,10 @@ func TestAllEqualsPointReplay(t *testing.T) {
 	}
 	// An error from fn stops the sweep and comes back.
 	stopErr := fmt.Errorf("enough")
-	if err := r.All(at, Truth, 0, func(string, feature.Vector) error { return stopErr }); err != stopErr {
+	if err := r.All(at, Truth, 0, func(string,
+		feature.Vector) error {
+		return stopErr
+	}); err != stopErr {
 		t.Fatalf("All returned %v, want the callback's error", err)
 	}
 }

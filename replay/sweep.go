@@ -62,7 +62,8 @@ func (r *Replayer) sweepEntity(ps []Point, view View, fn func(Point, feature.Vec
 }
 
 // sweepTruth holds every event and moves a cursor through the instants.
-func (r *Replayer) sweepTruth(ps []Point, events []ledger.Event, fn func(Point, feature.Vector) error) error {
+func (r *Replayer) sweepTruth(ps []Point, events []ledger.Event, fn func(Point,
+	feature.Vector) error) error {
 	state := feature.NewState(r.spec)
 	fes := make([]feature.Event, len(events))
 	var conv converter

@@ -153,7 +153,8 @@ func checkModels(models []*model.Model, spec *feature.Spec) (map[string]*model.M
 			return nil, err
 		}
 		if old, dup := byName[m.Name]; dup {
-			return nil, fmt.Errorf("%w: %q in %s and %s", ErrDuplicateModel, m.Name, old.File, m.File)
+			return nil, fmt.Errorf("%w: %q in %s and %s", ErrDuplicateModel, m.Name, old.File,
+				m.File)
 		}
 		byName[m.Name] = m
 	}

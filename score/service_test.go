@@ -235,7 +235,8 @@ func TestConcurrentClients(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				entity := fmt.Sprintf("user:%d", (c+i)%5)
-				b, _ := json.Marshal(Request{Entity: entity, RequestID: fmt.Sprintf("c%d-%d", c, i)})
+				b, _ := json.Marshal(Request{Entity: entity, RequestID: fmt.Sprintf("c%d-%d", c,
+					i)})
 				m, err := f.nc.Request("score.fraud", b, 10*time.Second)
 				if err != nil {
 					t.Error(err)
@@ -264,7 +265,8 @@ func TestConcurrentClients(t *testing.T) {
 		if err != nil {
 			t.Fatalf("snapshot %s: %v", id, err)
 		}
-		if s := is.Record; s.Entity != r.Entity || s.RequestID != r.RequestID || s.Score != r.Score {
+		if s := is.Record; s.Entity != r.Entity || s.RequestID != r.RequestID ||
+			s.Score != r.Score {
 			t.Errorf("snapshot %s: %s %s %v, reply %s %s %v", id, s.Entity, s.RequestID, s.Score,
 				r.Entity, r.RequestID, r.Score)
 		}
@@ -279,7 +281,8 @@ func TestModelsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad, err := model.Parse("bad.yaml", []byte("name: fraud\nkind: logistic\nweights:\n  nope: 1\n"))
+	bad, err := model.Parse("bad.yaml",
+		[]byte("name: fraud\nkind: logistic\nweights:\n  nope: 1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

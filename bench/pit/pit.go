@@ -90,11 +90,13 @@ func Generate(c Config) *Data {
 	rng := rand.New(rand.NewPCG(c.Seed, 2))
 	d := &Data{Config: c, Events: make([]Event, c.Events), Labels: make([]Label, c.Labels)}
 	for i := range d.Events {
-		d.Events[i] = Event{Entity: rng.IntN(c.Entities), T: t0.UnixNano() + rng.Int64N(int64(c.Span)),
+		d.Events[i] = Event{Entity: rng.IntN(c.Entities),
+			T:      t0.UnixNano() + rng.Int64N(int64(c.Span)),
 			Amount: float64(1 + rng.IntN(1000))}
 	}
 	for i := range d.Labels {
-		d.Labels[i] = Label{Entity: rng.IntN(c.Entities), T: t0.UnixNano() + rng.Int64N(int64(c.Span))}
+		d.Labels[i] = Label{Entity: rng.IntN(c.Entities),
+			T: t0.UnixNano() + rng.Int64N(int64(c.Span))}
 	}
 	return d
 }

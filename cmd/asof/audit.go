@@ -18,8 +18,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "audit",
-		summary: "compare recorded snapshots with replay, explain every difference and judge the result",
+		name: "audit",
+		summary: "compare recorded snapshots with replay, explain every difference " +
+			"and judge the result",
 		usage: "--data DIR --spec FILE (--from T1 --to T2 | --night YYYY-MM-DD [--tz ZONE]) " +
 			"[--model NAME] [--model-file FILE ...] [--out DIR] [--tolerance X] " +
 			"[--fail-on RULES] [--thresholds FILE] [--json]",
@@ -216,7 +217,8 @@ func printAudit(e *env, r *audit.Report, out string, asJSON bool) {
 		return
 	}
 	fmt.Fprintf(e.stdout, "%d snapshots from %s to %s: %d consistent, %d differing\n", r.Snapshots,
-		r.Window.From.Format(time.RFC3339), r.Window.To.Format(time.RFC3339), r.Consistent, r.Differing)
+		r.Window.From.Format(time.RFC3339), r.Window.To.Format(time.RFC3339), r.Consistent,
+		r.Differing)
 	var causes []string
 	for _, c := range audit.Causes {
 		causes = append(causes, fmt.Sprintf("%s %d", c, r.Causes[c].Snapshots))

@@ -63,7 +63,8 @@ func writeAuditLedger(t *testing.T, data string) {
 			InputDigest: v.Digest, Watermark: 3, Score: score, Decision: decision,
 			Payload: []byte(`{"s":` + string(rune('0'+i)) + `}`)}
 		for k, f := range spec.Features {
-			s.Vector = append(s.Vector, ledger.Field{Name: f.Name, Value: replay.LedgerValue(v.Values[k])})
+			s.Vector = append(s.Vector, ledger.Field{Name: f.Name,
+				Value: replay.LedgerValue(v.Values[k])})
 		}
 		b.Snapshots = append(b.Snapshots, s)
 	}
@@ -145,8 +146,10 @@ func TestAuditWindow(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.tz+"/"+tc.night, func(t *testing.T) {
-			code, stdout, stderr := runCmd("audit", "--data", data, "--spec", auditSpec, "--out", out,
-				"--night", tc.night, "--tz", tc.tz, "--fail-on", "unexplained=1,feature:*=1", "--json")
+			code, stdout, stderr := runCmd("audit", "--data", data, "--spec", auditSpec,
+				"--out", out,
+				"--night", tc.night, "--tz", tc.tz, "--fail-on", "unexplained=1,feature:*=1",
+				"--json")
 			var rep audit.Report
 			if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != exitOK {
 				t.Fatalf("exit %d, %v:\n%s%s", code, err, stdout, stderr)
@@ -180,7 +183,8 @@ func TestAuditUsage(t *testing.T) {
 	}{
 		{"no data", []string{"audit", "--spec", auditSpec, "--night", "2026-12-02"},
 			"--data is required"},
-		{"no spec", []string{"audit", "--data", data, "--night", "2026-12-02"}, "--spec is required"},
+		{"no spec", []string{"audit", "--data", data, "--night", "2026-12-02"},
+			"--spec is required"},
 		{"no window", base, "give --from and --to, or --night"},
 		{"only from", withArgs(base, "--from", "2026-12-02T00:00:00Z"), "give --from and --to"},
 		{"night and from", withArgs(night, "--from", "2026-12-02T00:00:00Z"), "exclude each other"},
@@ -188,18 +192,21 @@ func TestAuditUsage(t *testing.T) {
 		{"bad tz", withArgs(night, "--tz", "Mars/Olympus"), "--tz"},
 		{"bad from", withArgs(base, "--from", "yesterday", "--to", "2026-12-03T00:00:00Z"),
 			"want RFC 3339"},
-		{"empty window", withArgs(base, "--from", "2026-12-03T00:00:00Z", "--to", "2026-12-02T00:00:00Z"),
+		{"empty window", withArgs(base, "--from", "2026-12-03T00:00:00Z", "--to",
+			"2026-12-02T00:00:00Z"),
 			"is not before"},
 		{"bad rule", withArgs(night, "--fail-on", "late"), "want NAME=RATE"},
 		{"unknown cause", withArgs(night, "--fail-on", "sideways=0.1"), "unknown cause"},
 		{"rate above 1", withArgs(night, "--fail-on", "late=2"), "not a rate"},
 		{"bad thresholds file", withArgs(night, "--thresholds", badTh), "unknown cause"},
-		{"missing thresholds file", withArgs(night, "--thresholds", filepath.Join(dir, "none.yaml")),
+		{"missing thresholds file", withArgs(night, "--thresholds", filepath.Join(dir,
+			"none.yaml")),
 			"no such file"},
 		{"negative tolerance", withArgs(night, "--tolerance", "-1"), "--tolerance"},
 		{"missing model file", withArgs(night, "--model-file", filepath.Join(dir, "none.yaml")),
 			"no such file"},
-		{"no ledger", []string{"audit", "--data", dir, "--spec", auditSpec, "--night", "2026-12-02"},
+		{"no ledger", []string{"audit", "--data", dir, "--spec", auditSpec, "--night",
+			"2026-12-02"},
 			"no ledger in"},
 		{"unknown flag", withArgs(night, "--colour"), "flag provided but not defined"},
 	}

@@ -34,7 +34,8 @@ func runBackfill(e *env) int {
 	var a backfillArgs
 	fs.StringVar(&a.data, "data", "", "data directory of asof serve (holds ledger/)")
 	fs.StringVar(&a.specFile, "spec", "", "feature spec (YAML)")
-	fs.StringVar(&a.labels, "labels", "", "label file, .csv or .parquet, with entity and time columns")
+	fs.StringVar(&a.labels, "labels", "",
+		"label file, .csv or .parquet, with entity and time columns")
 	fs.StringVar(&a.out, "out", "", "output file, .csv or .parquet")
 	view := fs.String("view", "truth", "truth (every event up to the row's time) or knowable "+
 		"(only what had also arrived: what serving could have seen)")
@@ -91,10 +92,7 @@ func (a *backfillArgs) check(view, from, to string) error {
 		return usagef("--view %q: want truth or knowable", view)
 	}
 	a.view = v
-	if a.from, err = parseOptionalTime("--from", from); err != nil {
-		return err
-	}
-	a.to, err = parseOptionalTime("--to", to)
+	a.from, a.to, err = parseWindow(from, to)
 	return err
 }
 

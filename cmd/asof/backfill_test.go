@@ -24,9 +24,11 @@ func writeTrainingLedger(t *testing.T, data string) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	ev := func(id, entity, typ string, at, arrived time.Duration, amount float64, merchant string) ledger.Event {
-		return ledger.Event{ID: id, Entity: entity, Type: typ, Time: bt0.Add(at), Arrival: bt0.Add(arrived),
-			Stream: "EVENTS", Payload: fmt.Appendf(nil, `{"id":%q,"amount":%g}`, id, amount),
+	ev := func(id, entity, typ string, at, arrived time.Duration, amount float64,
+		merchant string) ledger.Event {
+		return ledger.Event{ID: id, Entity: entity, Type: typ, Time: bt0.Add(at),
+			Arrival: bt0.Add(arrived),
+			Stream:  "EVENTS", Payload: fmt.Appendf(nil, `{"id":%q,"amount":%g}`, id, amount),
 			Fields: []ledger.Field{
 				{Name: "amount", Value: ledger.Value{Kind: ledger.KindNumber, Num: amount}},
 				{Name: "merchant", Value: ledger.Value{Kind: ledger.KindString, Str: merchant}},
@@ -56,7 +58,8 @@ func TestBackfillCommand(t *testing.T) {
 	// user:1 at 10:30 on truth sees p1, p2 and the late payment; on
 	// knowable only p1 and p2. user:2 at 09:00 sees p3. user:1 at 12:00
 	// still sees all three within 24h.
-	want := map[string]map[string][3]any{ // view -> entity@time -> label, amount_sum_24h, last_merchant
+	// view -> entity@time -> label, amount_sum_24h, last_merchant
+	want := map[string]map[string][3]any{
 		"truth": {
 			"user:1@2026-12-02T10:30:00Z": {1.0, 112.5, "m-late"},
 			"user:2@2026-12-02T09:00:00Z": {0.0, 7.0, "m3"},
@@ -72,7 +75,8 @@ func TestBackfillCommand(t *testing.T) {
 		for _, ext := range []string{"csv", "parquet"} {
 			t.Run(view+"/"+ext, func(t *testing.T) {
 				out := filepath.Join(dir, view+"."+ext)
-				code, _, errs := runCmd("backfill", "--data", data, "--spec", spec, "--labels", labels,
+				code, _, errs := runCmd("backfill", "--data", data, "--spec", spec, "--labels",
+					labels,
 					"--out", out, "--view", view)
 				if code != exitOK || !strings.Contains(errs, "backfill: 3 rows, 2 entities") {
 					t.Fatalf("exit %d: %s", code, errs)
@@ -166,7 +170,8 @@ func TestBadLabelFiles(t *testing.T) {
 	noEntity := filepath.Join(tmp, "no_entity.parquet")
 	writeParquetFile(t, noEntity, []column{{"time", kindTime}, {"x", feature.KindNumber}}, 1)
 	clash := filepath.Join(tmp, "clash.csv")
-	if err := os.WriteFile(clash, []byte("entity,time,events_1h\nu,2026-12-02T10:00:00Z,1\n"), 0o644); err != nil {
+	if err := os.WriteFile(clash, []byte("entity,time,events_1h\nu,2026-12-02T10:00:00Z,1\n"),
+		0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -174,7 +179,8 @@ func TestBadLabelFiles(t *testing.T) {
 	}{
 		{"empty", filepath.Join(dir, "empty.csv"), "o.csv", "empty.csv: empty file"},
 		{"missing column", filepath.Join(dir, "missing_time.csv"), "o.csv", "missing column time"},
-		{"bad time", filepath.Join(dir, "bad_time.csv"), "o.csv", `bad_time.csv:3: time "yesterday"`},
+		{"bad time", filepath.Join(dir, "bad_time.csv"), "o.csv",
+			`bad_time.csv:3: time "yesterday"`},
 		{"ragged", filepath.Join(dir, "ragged.csv"), "o.csv", "ragged.csv: record on line 2"},
 		{"parquet missing entity", noEntity, "o.csv", "missing column entity"},
 		{"column is a feature", clash, "o.csv", `column "events_1h" is also a feature`},
@@ -183,7 +189,8 @@ func TestBadLabelFiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, errs := runCmd("backfill", "--data", data, "--spec", spec, "--labels", tc.labels,
+			code, _, errs := runCmd("backfill", "--data", data, "--spec", spec, "--labels",
+				tc.labels,
 				"--out", filepath.Join(tmp, tc.out))
 			if code != exitUsage || !strings.Contains(errs, tc.want) {
 				t.Fatalf("exit %d, stderr %q, want %q", code, errs, tc.want)
@@ -191,7 +198,8 @@ func TestBadLabelFiles(t *testing.T) {
 		})
 	}
 	code, _, errs := runCmd("backfill", "--data", data, "--spec", spec, "--labels",
-		filepath.Join(dir, "payments.csv"), "--out", filepath.Join(tmp, "o.csv"), "--view", "watermark")
+		filepath.Join(dir, "payments.csv"), "--out", filepath.Join(tmp, "o.csv"), "--view",
+		"watermark")
 	if code != exitUsage || !strings.Contains(errs, "want truth or knowable") {
 		t.Fatalf("watermark view: exit %d, %s", code, errs)
 	}
@@ -210,7 +218,8 @@ func writeParquetFile(t *testing.T, path string, cols []column, n int) {
 		t.Fatal(err)
 	}
 	for i := range n {
-		if err := w.write("u", bt0.Add(time.Duration(i)), make([]feature.Value, len(cols)-2)); err != nil {
+		if err := w.write("u", bt0.Add(time.Duration(i)), make([]feature.Value,
+			len(cols)-2)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -237,7 +246,8 @@ func TestTableRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, r := range rows {
-				if err := w.write(fmt.Sprint("e", i), bt0.Add(time.Duration(i)*time.Nanosecond), r); err != nil {
+				if err := w.write(fmt.Sprint("e", i), bt0.Add(time.Duration(i)*time.Nanosecond),
+					r); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -78,7 +78,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "asof keeps every event and every served feature vector in a ledger,")
-	fmt.Fprintln(w, "replays vectors as of any instant and explains where online and batch disagree.")
+	fmt.Fprintln(w,
+		"replays vectors as of any instant and explains where online and batch disagree.")
 	fmt.Fprintln(w, "\nusage: asof COMMAND [flags]\n\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {

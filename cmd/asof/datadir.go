@@ -79,7 +79,8 @@ func requestCopy(data string) (string, error) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("asof serve refused a copy: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return "", fmt.Errorf("asof serve refused a copy: %s: %s", resp.Status,
+			strings.TrimSpace(string(body)))
 	}
 	var out struct {
 		Dir string `json:"dir"`

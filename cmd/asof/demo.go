@@ -21,8 +21,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "demo",
-		summary: "run the whole system on a generated stream with injected faults, audit it, and score the audit",
+		name: "demo",
+		summary: "run the whole system on a generated stream with injected faults, " +
+			"audit it, and score the audit",
 		usage: "[--out DIR] [--duration 30s] [--rate N] [--score-rate N] [--users N] " +
 			"[--faults LIST|none] [--seed S] [--log-level LEVEL]",
 		run: runDemo,
@@ -36,8 +37,10 @@ const demoMarker = ".asof-demo"
 func runDemo(e *env) int {
 	c := commands["demo"]
 	fs := newFlags(e, c)
-	out := fs.String("out", "asof-demo", "output `directory`: reports, ground truth and the run's data")
-	duration := fs.Duration("duration", 30*time.Second, "how long events and scoring requests are sent")
+	out := fs.String("out", "asof-demo",
+		"output `directory`: reports, ground truth and the run's data")
+	duration := fs.Duration("duration", 30*time.Second,
+		"how long events and scoring requests are sent")
 	rate := fs.Int("rate", 400, "events per second")
 	scoreRate := fs.Int("score-rate", 100, "scoring requests per second")
 	users := fs.Int("users", 20000, "users in the generated population")
@@ -53,7 +56,8 @@ func runDemo(e *env) int {
 		return fail(e, fs, usagef("--faults: %v", err))
 	}
 	if *duration <= 0 || *rate <= 0 || *scoreRate <= 0 || *users < 10 {
-		return fail(e, fs, usagef("--duration, --rate and --score-rate must be positive, --users at least 10"))
+		return fail(e, fs,
+			usagef("--duration, --rate and --score-rate must be positive, --users at least 10"))
 	}
 	if err := prepareDemoDir(*out); err != nil {
 		return fail(e, nil, err)
@@ -82,7 +86,8 @@ func prepareDemoDir(out string) error {
 		return err
 	case len(entries) > 0:
 		if _, err := os.Stat(filepath.Join(out, demoMarker)); err != nil {
-			return fmt.Errorf("--out %s is not empty and was not written by asof demo; choose another", out)
+			return fmt.Errorf("--out %s is not empty and was not written by asof demo; "+
+				"choose another", out)
 		}
 		if err := os.RemoveAll(out); err != nil {
 			return err
@@ -96,14 +101,16 @@ func prepareDemoDir(out string) error {
 
 // runDemoServer starts asof serve in process on out/data with the demo's
 // spec and model and its fault injector, and runs the demo against it.
-func runDemoServer(ctx context.Context, e *env, out, logLevel string, plan demo.Plan) (*demo.Summary, error) {
+func runDemoServer(ctx context.Context, e *env, out, logLevel string,
+	plan demo.Plan) (*demo.Summary, error) {
 	spec, changed, mod, err := demo.WriteAssets(out)
 	if err != nil {
 		return nil, err
 	}
 	plan.Spec, plan.SpecChange = spec, changed
 	inj := demo.NewInjector(plan.Faults, plan.Seed)
-	log := hclog.New(&hclog.LoggerOptions{Name: "asof", Level: hclog.LevelFromString(logLevel), Output: e.stderr})
+	log := hclog.New(&hclog.LoggerOptions{Name: "asof", Level: hclog.LevelFromString(logLevel),
+		Output: e.stderr})
 
 	cfg := serveConfig{data: filepath.Join(out, "data"), listen: "127.0.0.1:0", http: "127.0.0.1:0",
 		maxPayload: 1 << 20, spec: filepath.Join(out, demo.SpecFile),
@@ -127,7 +134,8 @@ func runDemoServer(ctx context.Context, e *env, out, logLevel string, plan demo.
 	case <-time.After(30 * time.Second):
 		return nil, errors.New("asof serve did not get ready in 30s")
 	}
-	fmt.Fprintf(e.stderr, "asof demo: serving on %s; sending %d events/s and %d scoring requests/s for %s\n",
+	fmt.Fprintf(e.stderr,
+		"asof demo: serving on %s; sending %d events/s and %d scoring requests/s for %s\n",
 		s.natsURL, plan.Rate, plan.ScoreRate, plan.Duration)
 
 	sys := &demoSystem{s: s}
@@ -142,7 +150,8 @@ func runDemoServer(ctx context.Context, e *env, out, logLevel string, plan demo.
 // demoSystem is the demo's handle on the in-process asof serve.
 type demoSystem struct{ s *server }
 
-func (d *demoSystem) Publish(ctx context.Context, subject string, data []byte, id string) (uint64, error) {
+func (d *demoSystem) Publish(ctx context.Context, subject string, data []byte,
+	id string) (uint64, error) {
 	ack, err := d.s.js.Publish(ctx, subject, data, jetstream.WithMsgID(id))
 	if err != nil {
 		return 0, err
@@ -150,7 +159,8 @@ func (d *demoSystem) Publish(ctx context.Context, subject string, data []byte, i
 	return ack.Sequence, nil
 }
 
-func (d *demoSystem) Score(ctx context.Context, model, entity, requestID string) (score.Reply, error) {
+func (d *demoSystem) Score(ctx context.Context, model, entity, requestID string) (score.Reply,
+	error) {
 	var r score.Reply
 	body, _ := json.Marshal(score.Request{Entity: entity, RequestID: requestID})
 	msg, err := d.s.nc.RequestWithContext(ctx, "score."+model, body)

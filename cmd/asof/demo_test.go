@@ -68,7 +68,8 @@ func TestDemoWithoutFaults(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	sum := demoSummary(t, out)
-	if sum["differing"].(float64) != 0 || sum["snapshots"].(float64) < 100 || sum["verdict"] != "pass" {
+	if sum["differing"].(float64) != 0 || sum["snapshots"].(float64) < 100 ||
+		sum["verdict"] != "pass" {
 		t.Fatalf("no faults, yet: %v", sum)
 	}
 }

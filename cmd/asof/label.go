@@ -11,8 +11,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "label",
-		summary: "compute the spec's labels for scored snapshots or a requests file, as CSV or Parquet",
+		name: "label",
+		summary: "compute the spec's labels for scored snapshots or a requests file, " +
+			"as CSV or Parquet",
 		usage: "--data DIR --spec FILE --out FILE [--from TIME] [--to TIME] [--model M] " +
 			"[--requests FILE]",
 		run: runLabel,
@@ -33,8 +34,9 @@ func runLabel(e *env) int {
 	fs.StringVar(&a.specFile, "spec", "", "feature spec (YAML) with labels:")
 	fs.StringVar(&a.out, "out", "", "output file, .csv or .parquet")
 	fs.StringVar(&a.model, "model", "", "only snapshots of this model (default: every model)")
-	fs.StringVar(&a.requests, "requests", "", "label the rows (entity, time) of this CSV or Parquet "+
-		"file instead of snapshots")
+	fs.StringVar(&a.requests, "requests", "",
+		"label the rows (entity, time) of this CSV or Parquet "+
+			"file instead of snapshots")
 	from := fs.String("from", "", "first request time, RFC 3339, inclusive (default: the start)")
 	to := fs.String("to", "", "last request time, RFC 3339, exclusive (default: no end)")
 	if code := parseFlags(e, fs, false); code >= 0 {
@@ -76,11 +78,18 @@ func (a *labelArgs) check(from, to string) error {
 		return err
 	}
 	var err error
-	if a.from, err = parseOptionalTime("--from", from); err != nil {
-		return err
-	}
-	a.to, err = parseOptionalTime("--to", to)
+	a.from, a.to, err = parseWindow(from, to)
 	return err
+}
+
+// parseWindow parses the optional --from and --to flags.
+func parseWindow(from, to string) (time.Time, time.Time, error) {
+	f, err := parseOptionalTime("--from", from)
+	if err != nil {
+		return f, time.Time{}, err
+	}
+	t, err := parseOptionalTime("--to", to)
+	return f, t, err
 }
 
 func parseOptionalTime(flag, s string) (time.Time, error) {
@@ -210,7 +219,8 @@ func requestRows(a *labelArgs) (labelRows, error) {
 		for i, c := range extra {
 			vals[i] = r.vals[c]
 		}
-		rows.points = append(rows.points, replay.Point{Entity: r.entity, At: r.at, Ref: len(rows.points)})
+		rows.points = append(rows.points, replay.Point{Entity: r.entity, At: r.at,
+			Ref: len(rows.points)})
 		rows.vals = append(rows.vals, vals)
 	}
 	return rows, nil

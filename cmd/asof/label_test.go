@@ -23,12 +23,14 @@ func TestLabelCommand(t *testing.T) {
 	}
 	day := 24 * time.Hour
 	snap := func(id string, at time.Time) ledger.Snapshot {
-		return ledger.Snapshot{ID: id, RequestID: "r-" + id, Model: "fraud", Entity: "user:1", Time: at,
+		return ledger.Snapshot{ID: id, RequestID: "r-" + id, Model: "fraud", Entity: "user:1",
+			Time:    at,
 			Arrival: at, Payload: []byte(id)}
 	}
 	_, err = l.Append(&ledger.Batch{
 		Snapshots: []ledger.Snapshot{snap("s1", bt0.Add(time.Hour)), snap("s2", bt0.Add(20*day))},
-		Events: []ledger.Event{{ID: "newest", Entity: "user:9", Type: "payment", Time: bt0.Add(40 * day),
+		Events: []ledger.Event{{ID: "newest", Entity: "user:9", Type: "payment",
+			Time:    bt0.Add(40 * day),
 			Arrival: bt0.Add(40 * day), Payload: []byte("newest")}},
 	})
 	_ = l.Close()
@@ -39,7 +41,8 @@ func TestLabelCommand(t *testing.T) {
 	dir := t.TempDir()
 
 	out := filepath.Join(dir, "labels.parquet")
-	code, _, errs := runCmd("label", "--data", data, "--spec", spec, "--model", "fraud", "--out", out,
+	code, _, errs := runCmd("label", "--data", data, "--spec", spec, "--model", "fraud",
+		"--out", out,
 		"--from", "2026-12-01T00:00:00Z")
 	if code != exitOK || !strings.Contains(errs, "label: 2 rows") {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -78,7 +81,8 @@ func TestLabelCommand(t *testing.T) {
 
 	// The output of label is a valid label file.
 	train := filepath.Join(dir, "train.csv")
-	code, _, errs = runCmd("backfill", "--data", data, "--spec", spec, "--labels", out, "--out", train)
+	code, _, errs = runCmd("backfill", "--data", data, "--spec", spec, "--labels", out, "--out",
+		train)
 	if code != exitOK || !strings.Contains(errs, "2 rows, 1 entities") {
 		t.Fatalf("backfill of label output: exit %d: %s", code, errs)
 	}
@@ -117,9 +121,12 @@ func TestLabelErrors(t *testing.T) {
 		want string
 	}{
 		{"no out", []string{"--data", data, "--spec", spec}, "--out is required"},
-		{"bad from", []string{"--data", data, "--spec", spec, "--out", "x.csv", "--from", "now"}, "want RFC 3339"},
-		{"bad requests", []string{"--data", data, "--spec", spec, "--out", filepath.Join(t.TempDir(), "x.csv"),
-			"--requests", filepath.Join("..", "..", "testdata", "labels", "bad_time.csv")}, "bad_time.csv:3"},
+		{"bad from", []string{"--data", data, "--spec", spec, "--out", "x.csv", "--from",
+			"now"}, "want RFC 3339"},
+		{"bad requests", []string{"--data", data, "--spec", spec, "--out",
+			filepath.Join(t.TempDir(), "x.csv"),
+			"--requests", filepath.Join("..", "..", "testdata", "labels", "bad_time.csv")},
+			"bad_time.csv:3"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

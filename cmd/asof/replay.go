@@ -13,8 +13,9 @@ func init() {
 	register(&command{
 		name:    "replay",
 		summary: "rebuild an entity's feature vector as of an instant from the ledger",
-		usage:   "--data DIR --spec FILE --entity E --at TIME [--view truth|knowable|watermark] [--watermark SEQ] [--explain] [--json]",
-		run:     runReplay,
+		usage: "--data DIR --spec FILE --entity E --at TIME " +
+			"[--view truth|knowable|watermark] [--watermark SEQ] [--explain] [--json]",
+		run: runReplay,
 	})
 }
 
@@ -48,7 +49,8 @@ func runReplay(e *env) int {
 	specFile := fs.String("spec", "", "feature spec (YAML)")
 	entity := fs.String("entity", "", "entity to replay, such as user:42")
 	atFlag := fs.String("at", "", "instant T, RFC 3339 (such as 2026-12-02T10:00:00Z)")
-	viewFlag := fs.String("view", "truth", "truth (event time <= T), knowable (also arrived by T) or watermark")
+	viewFlag := fs.String("view", "truth",
+		"truth (event time <= T), knowable (also arrived by T) or watermark")
 	wm := fs.Uint64("watermark", 0, "broker sequence bound of the watermark view")
 	explain := fs.Bool("explain", false, "also list the events of the input set")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -74,15 +76,18 @@ func runReplay(e *env) int {
 	if err != nil {
 		return fail(e, nil, err)
 	}
-	out := replayOutput{Entity: q.Entity, At: q.At, View: q.View.String(), SpecVersion: spec.Version,
-		Features: vec.Map(spec), InputCount: vec.Count, InputDigest: fmt.Sprintf("%016x", vec.Digest)}
+	out := replayOutput{Entity: q.Entity, At: q.At, View: q.View.String(),
+		SpecVersion: spec.Version,
+		Features:    vec.Map(spec), InputCount: vec.Count, InputDigest: fmt.Sprintf("%016x",
+			vec.Digest)}
 	if q.View == replay.Watermark {
 		out.Watermark = q.Watermark
 	}
 	if *explain {
 		for _, u := range used {
 			ev := u.Record
-			out.Events = append(out.Events, explained{Seq: u.Seq, ID: ev.ID, Type: ev.Type, Time: ev.Time,
+			out.Events = append(out.Events, explained{Seq: u.Seq, ID: ev.ID, Type: ev.Type,
+				Time:    ev.Time,
 				Arrival: ev.Arrival, BrokerSeq: ev.BrokerSeq, Hash: fmt.Sprintf("%016x", ev.Hash)})
 		}
 	}
@@ -130,7 +135,8 @@ func printReplay(e *env, out *replayOutput, spec *feature.Spec, asJSON bool) {
 	}
 	fmt.Fprintf(e.stdout, "input set: %d events, digest %s\n", out.InputCount, out.InputDigest)
 	for _, ev := range out.Events {
-		fmt.Fprintf(e.stdout, "  seq %-8d %-10s %-20s time %s arrival %s broker %d\n", ev.Seq, ev.Type, ev.ID,
+		fmt.Fprintf(e.stdout, "  seq %-8d %-10s %-20s time %s arrival %s broker %d\n", ev.Seq,
+			ev.Type, ev.ID,
 			ev.Time.Format(time.RFC3339Nano), ev.Arrival.Format(time.RFC3339Nano), ev.BrokerSeq)
 	}
 }

@@ -22,14 +22,16 @@ func TestReplayCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err, out)
 	}
-	if got.InputCount != 1 || len(got.Events) != 1 || got.Events[0].ID != "e1" || got.Features["events_1h"] != 1.0 {
+	if got.InputCount != 1 || len(got.Events) != 1 || got.Events[0].ID != "e1" ||
+		got.Features["events_1h"] != 1.0 {
 		t.Fatalf("replay output %+v", got)
 	}
 
 	// Before the event: nothing.
 	code, out, _ = runCmd("replay", "--data", data, "--spec", spec, "--entity", "user:1",
 		"--at", "2026-12-02T09:00:00Z", "--view", "knowable")
-	if code != exitOK || !strings.Contains(out, "input set: 0 events") || !strings.Contains(out, "knowable view") {
+	if code != exitOK || !strings.Contains(out, "input set: 0 events") || !strings.Contains(out,
+		"knowable view") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 }
@@ -39,7 +41,9 @@ func TestReplayErrors(t *testing.T) {
 	writeLedger(t, data)
 	spec := filepath.Join("..", "..", "testdata", "specs", "payments.yaml")
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	if err := os.WriteFile(bad, []byte("features:\n  - name: x\n    event: payment\n    agg: median\n"), 0o644); err != nil {
+	if err := os.WriteFile(bad,
+		[]byte("features:\n  - name: x\n    event: payment\n    agg: median\n"),
+		0o644); err != nil {
 		t.Fatal(err)
 	}
 	base := []string{"replay", "--data", data, "--entity", "user:1"}
@@ -50,8 +54,10 @@ func TestReplayErrors(t *testing.T) {
 	}{
 		{"no spec", append(base, "--at", "2026-12-02T11:00:00Z"), "--spec is required"},
 		{"bad time", append(base, "--spec", spec, "--at", "yesterday"), "want RFC 3339"},
-		{"bad view", append(base, "--spec", spec, "--at", "2026-12-02T11:00:00Z", "--view", "x"), "unknown view"},
-		{"watermark without bound", append(base, "--spec", spec, "--at", "2026-12-02T11:00:00Z", "--view", "watermark"), "needs --watermark"},
+		{"bad view", append(base, "--spec", spec, "--at", "2026-12-02T11:00:00Z", "--view",
+			"x"), "unknown view"},
+		{"watermark without bound", append(base, "--spec", spec, "--at", "2026-12-02T11:00:00Z",
+			"--view", "watermark"), "needs --watermark"},
 		{"bad spec", append(base, "--spec", bad, "--at", "2026-12-02T11:00:00Z"), "bad.yaml:4:"},
 	}
 	for _, tc := range tests {

@@ -39,7 +39,8 @@ func runScore(e *env) int {
 	c := commands["score"]
 	fs := newFlags(e, c)
 	var cfg scoreConfig
-	fs.StringVar(&cfg.data, "data", "", "data `directory` of a running asof serve, to find its NATS")
+	fs.StringVar(&cfg.data, "data", "",
+		"data `directory` of a running asof serve, to find its NATS")
 	fs.StringVar(&cfg.model, "model", "", "name of the model to score with (required)")
 	fs.StringVar(&cfg.entity, "entity", "", "entity to score, such as user:42 (required)")
 	fs.StringVar(&cfg.requestID, "request-id", "", "request id to record in the snapshot")

@@ -35,9 +35,11 @@ import (
 
 func init() {
 	register(&command{
-		name:    "serve",
-		summary: "run ingest, the online pipeline (--spec) and scoring (--model), embedding NATS unless given one",
-		usage: "--data DIR [--spec FILE [--model FILE ...]] [--listen ADDR] [--nats URL] [--creds F] [--nkey F] " +
+		name: "serve",
+		summary: "run ingest, the online pipeline (--spec) and scoring (--model), " +
+			"embedding NATS unless given one",
+		usage: "--data DIR [--spec FILE [--model FILE ...]] [--listen ADDR] [--nats URL] " +
+			"[--creds F] [--nkey F] " +
 			"[--user U --password P] [--tls-ca F --tls-cert F --tls-key F] [--http ADDR] " +
 			"[--max-payload SIZE] [--ack-wait D] [--log-level LEVEL] [--log-json]",
 		run: runServe,

@@ -243,7 +243,8 @@ func parquetTime(v parquet.Value, unit time.Duration) (time.Time, error) {
 	case v.Kind() == parquet.ByteArray:
 		at, err := time.Parse(time.RFC3339Nano, string(v.ByteArray()))
 		if err != nil {
-			return at, fmt.Errorf("time %q: want RFC 3339, such as 2026-12-02T10:00:00Z", v.ByteArray())
+			return at, fmt.Errorf("time %q: want RFC 3339, such as 2026-12-02T10:00:00Z",
+				v.ByteArray())
 		}
 		return at, nil
 	}

@@ -96,7 +96,8 @@ func printVerify(e *env, s *verifySummary, asJSON bool) {
 		fmt.Fprintln(e.stdout)
 	}
 	for _, g := range s.Gaps {
-		fmt.Fprintf(e.stdout, "gap: stream %s sequences %d-%d never reached the ledger\n", g.Stream, g.First, g.Last)
+		fmt.Fprintf(e.stdout, "gap: stream %s sequences %d-%d never reached the ledger\n",
+			g.Stream, g.First, g.Last)
 	}
 	fmt.Fprintf(e.stdout, "%d events, %d snapshots, %d batches; %d findings, %d gaps\n",
 		s.Events, s.Snapshots, s.Batches, len(s.Findings), len(s.Gaps))
@@ -112,7 +113,9 @@ func openLedgerForRead(data string) (*ledger.Ledger, func(), error) {
 	dir := ledgerDir(data)
 	if _, err := os.Stat(dir); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, fmt.Errorf("no ledger in %s (expected %s; is this the --data of asof serve?)", data, dir)
+			return nil, nil,
+				fmt.Errorf("no ledger in %s (expected %s; is this the --data of asof serve?)",
+					data, dir)
 		}
 		return nil, nil, err
 	}
@@ -125,7 +128,8 @@ func openLedgerForRead(data string) (*ledger.Ledger, func(), error) {
 	}
 	copyDir, err := requestCopy(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ledger %s is in use and no copy could be had from asof serve: %w", dir, err)
+		return nil, nil,
+			fmt.Errorf("ledger %s is in use and no copy could be had from asof serve: %w", dir, err)
 	}
 	l, err = ledger.Open(copyDir, ledger.Options{ReadOnly: true})
 	if err != nil {

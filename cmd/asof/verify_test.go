@@ -82,7 +82,8 @@ func TestVerifyFindings(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sum); err != nil || len(sum.Findings) != 1 {
 		t.Fatalf("findings %+v %v", sum.Findings, err)
 	}
-	if f := sum.Findings[0]; f.Kind != "index" || f.Seq != 1 || !strings.Contains(f.Message, "missing") {
+	if f := sum.Findings[0]; f.Kind != "index" || f.Seq != 1 || !strings.Contains(f.Message,
+		"missing") {
 		t.Fatalf("finding %+v", f)
 	}
 	code, out, _ = runCmd("verify", "--data", data)

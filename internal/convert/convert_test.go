@@ -18,12 +18,14 @@ func TestEventKeepsEveryField(t *testing.T) {
 	}}
 	var c Converter
 	for i, fe := range []feature.Event{Event(&e), c.Event(&e), c.Event(&e)} {
-		if fe.ID != "e1" || fe.Type != "payment" || !fe.Time.Equal(at) || fe.Hash != 42 || len(fe.Fields) != 4 {
+		if fe.ID != "e1" || fe.Type != "payment" || !fe.Time.Equal(at) || fe.Hash != 42 ||
+			len(fe.Fields) != 4 {
 			t.Fatalf("conversion %d: %+v", i, fe)
 		}
 		want := []feature.Value{feature.Number(12.5), feature.String("m-7"), feature.Bool(true), {}}
 		for j, f := range fe.Fields {
-			if f.Name != e.Fields[j].Name || !f.Value.Equal(want[j], 0) || f.Value.Kind != want[j].Kind {
+			if f.Name != e.Fields[j].Name || !f.Value.Equal(want[j], 0) ||
+				f.Value.Kind != want[j].Kind {
 				t.Fatalf("conversion %d, field %d: %+v", i, j, f)
 			}
 			if LedgerValue(f.Value) != e.Fields[j].Value {
@@ -46,8 +48,10 @@ func TestVectorNamesValuesInSpecOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := Vector(spec, feature.Vector{Values: []feature.Value{feature.Number(3), feature.String("m")}})
-	if len(got) != 2 || got[0].Name != "n" || got[0].Value.Num != 3 || got[1].Name != "last" || got[1].Value.Str != "m" {
+	got := Vector(spec, feature.Vector{Values: []feature.Value{feature.Number(3),
+		feature.String("m")}})
+	if len(got) != 2 || got[0].Name != "n" || got[0].Value.Num != 3 || got[1].Name != "last" ||
+		got[1].Value.Str != "m" {
 		t.Fatalf("vector fields %+v", got)
 	}
 }

@@ -114,7 +114,8 @@ func run(c pit.Config, runs int, dir, cpuprofile string) error {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	fmt.Printf("agree on all %d rows\n", len(duck))
 	fmt.Printf("duckdb (%s): %s   asof: %s   asof/duckdb: %.2f\n", bestName,
-		best.Round(time.Millisecond), asofBest.Round(time.Millisecond), float64(asofBest)/float64(best))
+		best.Round(time.Millisecond), asofBest.Round(time.Millisecond),
+		float64(asofBest)/float64(best))
 	fmt.Printf("asof peak Go heap during backfill: %d MiB; process max RSS (both sides): %d MiB\n",
 		peak>>20, ru.Maxrss>>10)
 	return nil
