@@ -2,8 +2,10 @@ package replay
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -56,9 +58,11 @@ func (o BackfillOptions) withDefaults() BackfillOptions {
 // in place, in the order of the ledger's entity index (entity name length,
 // then bytes; within an entity by instant, then Ref), reads each entity's
 // events once, folds several entities at once on opts.Workers goroutines
-// and calls fn on the caller's goroutine in that sorted order. At most a
-// few entities per worker are held at a time, so memory is bounded by the
-// largest entities' events, not by the ledger. Every vector equals
+// and calls fn on the caller's goroutine in that sorted order. Each worker
+// reads and folds a chunk of consecutive entities (at most 1,024) at a
+// time and holds one entity's events at a time; at most a few chunks'
+// results wait for fn, so memory is bounded by the largest entity's events
+// and the chunks' vectors, not by the ledger. Every vector equals
 // Replayer.Vector at the point's instant on the same view.
 func (r *Replayer) Backfill(points []Point, opts BackfillOptions,
 	fn func(Point, feature.Vector) error) error {
@@ -117,8 +121,11 @@ func (r *Replayer) Labels(points []Point, cutoff time.Time, opts BackfillOptions
 
 // folder is one worker's reusable buffers.
 type folder struct {
-	conv converter
-	fes  []feature.Event
+	conv   converter
+	fes    []feature.Event
+	events []ledger.Event // the entity's events, reused entity after entity
+	state  *feature.State // reset entity after entity
+	cursor *feature.Cursor
 }
 
 // convert turns ledger events into fold events, reusing the buffers.
@@ -131,12 +138,21 @@ func (f *folder) convert(events []ledger.Event) []feature.Event {
 	return f.fes
 }
 
+// reset empties the worker's state, creating it on first use.
+func (f *folder) reset(spec *feature.Spec) {
+	if f.state == nil {
+		f.state = feature.NewState(spec)
+		f.cursor = f.state.Cursor()
+	}
+	f.state.Reset()
+}
+
 // truth holds every event of the entity and moves a cursor through the
 // instants. The ledger stores each event once, so no dedup is needed.
 func (f *folder) truth(spec *feature.Spec, j *entityJob[feature.Vector]) {
-	state := feature.NewState(spec)
-	state.ApplyUnique(f.fes)
-	c := state.Cursor()
+	f.reset(spec)
+	f.state.ApplyUnique(f.fes)
+	c := f.cursor
 	j.out = make([]feature.Vector, len(j.ps))
 	for i, p := range j.ps {
 		j.out[i] = c.At(p.At)
@@ -154,7 +170,8 @@ func (f *folder) knowable(spec *feature.Spec, j *entityJob[feature.Vector]) {
 		ea, eb := &j.events[a], &j.events[b]
 		return cmp.Or(ea.Arrival.Compare(eb.Arrival), cmp.Compare(ea.BrokerSeq, eb.BrokerSeq))
 	})
-	state := feature.NewState(spec)
+	f.reset(spec)
+	state := f.state
 	j.out = make([]feature.Vector, len(j.ps))
 	next := 0
 	for i, p := range j.ps {
@@ -166,43 +183,126 @@ func (f *folder) knowable(spec *feature.Spec, j *entityJob[feature.Vector]) {
 }
 
 // sortIndexOrder sorts points as the ledger's entity index orders entities
-// (by the length of the name, then its bytes), then by instant and Ref. It
-// sorts the distinct entities once and places the points by a counting
-// sort, so that names are compared per entity rather than per point.
+// (by the length of the name, then its bytes), then by instant and Ref.
+//
+// It sorts small fixed-size keys rather than the points: the name's length
+// and the eight bytes of the name that follow the prefix every name shares
+// (zero-padded), read once per point, decide most comparisons without
+// touching the names again; only names longer than the shared prefix plus
+// eight bytes are compared in full on a tie. Each core sorts a share of
+// the keys and the shares are merged.
 func sortIndexOrder(points []Point) {
-	rank := make(map[string]int)
-	for _, p := range points {
-		rank[p.Entity] = 0
+	if len(points) < 2 {
+		return
 	}
-	names := make([]string, 0, len(rank))
-	for n := range rank {
-		names = append(names, n)
-	}
-	slices.SortFunc(names, compareEntities)
-	for i, n := range names {
-		rank[n] = i
-	}
-	ranks := make([]int, len(points))
-	start := make([]int, len(names)+1)
-	for i, p := range points {
-		ranks[i] = rank[p.Entity]
-		start[ranks[i]+1]++
-	}
-	for i := 1; i < len(start); i++ {
-		start[i] += start[i-1]
-	}
-	sorted := make([]Point, len(points))
-	next := slices.Clone(start[:len(names)])
-	for i, p := range points {
-		sorted[next[ranks[i]]] = p
-		next[ranks[i]]++
-	}
-	copy(points, sorted)
-	for i := range names {
-		slices.SortFunc(points[start[i]:start[i+1]], func(a, b Point) int {
-			return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Ref, b.Ref))
+	if len(points) > math.MaxInt32 {
+		// Too many for the keys' 32-bit indexes: sort the points as they are.
+		slices.SortFunc(points, func(a, b Point) int {
+			return cmp.Or(compareEntities(a.Entity, b.Entity), a.At.Compare(b.At),
+				cmp.Compare(a.Ref, b.Ref))
 		})
+		return
 	}
+	shared := sharedPrefix(points)
+	keys := make([]sortKey, len(points))
+	for i := range points {
+		e := points[i].Entity
+		var pre [8]byte
+		copy(pre[:], e[shared:])
+		keys[i] = sortKey{n: int32(len(e)), pre: binary.BigEndian.Uint64(pre[:]),
+			sec: points[i].At.Unix(), nsec: int32(points[i].At.Nanosecond()),
+			ref: points[i].Ref, idx: int32(i)}
+	}
+	cmpKeys := func(a, b sortKey) int {
+		if c := cmp.Or(cmp.Compare(a.n, b.n), cmp.Compare(a.pre, b.pre)); c != 0 {
+			return c
+		}
+		if int(a.n) > shared+8 {
+			if c := strings.Compare(points[a.idx].Entity[shared+8:],
+				points[b.idx].Entity[shared+8:]); c != 0 {
+				return c
+			}
+		}
+		return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.nsec, b.nsec),
+			cmp.Compare(a.ref, b.ref))
+	}
+	order := sortedOrder(keys, cmpKeys)
+	permute(points, order)
+}
+
+// sortKey is a point's place in index order, for sortIndexOrder.
+type sortKey struct {
+	pre  uint64 // eight bytes of the name after the shared prefix
+	sec  int64  // instant
+	ref  int
+	n    int32 // length of the entity name
+	nsec int32
+	idx  int32 // the point's index
+}
+
+// permute moves points[order[i]] to points[i] for every i, in place,
+// following the permutation's cycles; it consumes order.
+func permute(points []Point, order []int32) {
+	for i := range order {
+		if order[i] < 0 {
+			continue
+		}
+		tmp := points[i]
+		j := i
+		for {
+			k := int(order[j])
+			order[j] = -1
+			if k == i {
+				points[j] = tmp
+				break
+			}
+			points[j] = points[k]
+			j = k
+		}
+	}
+}
+
+// sharedPrefix returns the length of the prefix all points' entities share.
+func sharedPrefix(points []Point) int {
+	p := points[0].Entity
+	for i := 1; i < len(points) && p != ""; i++ {
+		e := points[i].Entity
+		n := 0
+		for n < len(p) && n < len(e) && p[n] == e[n] {
+			n++
+		}
+		p = p[:n]
+	}
+	return len(p)
+}
+
+// sortedOrder sorts keys, one share per core, and returns their idx
+// fields in the order the sorted shares merge into.
+func sortedOrder(keys []sortKey, cmpFn func(a, b sortKey) int) []int32 {
+	const minShare = 1 << 14
+	half := len(keys)
+	if len(keys) >= 2*minShare && runtime.GOMAXPROCS(0) >= 2 {
+		half = len(keys) / 2
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.SortFunc(keys[half:], cmpFn) })
+	slices.SortFunc(keys[:half], cmpFn)
+	wg.Wait()
+	order := make([]int32, 0, len(keys))
+	a, b := keys[:half], keys[half:]
+	for len(a) > 0 && len(b) > 0 {
+		if cmpFn(b[0], a[0]) < 0 {
+			order, b = append(order, b[0].idx), b[1:]
+		} else {
+			order, a = append(order, a[0].idx), a[1:]
+		}
+	}
+	for _, rest := range [][]sortKey{a, b} {
+		for _, k := range rest {
+			order = append(order, k.idx)
+		}
+	}
+	return order
 }
 
 // compareEntities orders entity names as the entity index does.
@@ -210,89 +310,118 @@ func compareEntities(a, b string) int {
 	return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b))
 }
 
-// entityJob is one entity's points and events on their way through the
-// workers; out holds one result per point.
+// entityJob is one entity's points and, while it is folded, its events;
+// out holds one result per point.
 type entityJob[R any] struct {
 	ps     []Point
 	events []ledger.Event
 	out    []R
-	err    error
-	done   chan struct{}
 }
 
-// A sweep reads the whole entity index in one scan when its points name
-// at least one entity per scanRatio events of the ledger, and seeks to each
-// entity otherwise: a scan decodes every entity, a seek costs an iterator.
+// chunk is a run of consecutive entities of the sorted points: one worker
+// reads and folds them, and the consumer hands their results on whole.
+type chunk[R any] struct {
+	jobs []entityJob[R]
+	to   string // the next chunk's first entity; "" for the last chunk
+	err  error
+	done chan struct{}
+}
+
+// A sweep reads the entity index by ranges, one chunk of entities at a
+// time, when its points name at least one entity per scanRatio events of
+// the ledger, and seeks to each entity otherwise: a range read steps over
+// every entity in its range, a seek costs an iterator.
 const scanRatio = 256
+
+// maxChunk bounds the entities in a chunk, and with it the results held
+// per chunk.
+const maxChunk = 1024
 
 // inOrder reads each entity's events with event time in span(points) and
 // of a type keep accepts, runs work on them on opts.Workers goroutines and
 // hands the results to fn in the order of points, on the caller's
-// goroutine. points must be sorted by sortIndexOrder. The first error, from
-// reading, work or fn, stops everything.
+// goroutine. points must be sorted by sortIndexOrder. The points are cut
+// into chunks of consecutive entities; each worker reads and folds whole
+// chunks, so reading uses every core too, and at most 2 × opts.Workers
+// chunks wait for the consumer at a time. The first error, from reading,
+// work or fn, stops everything.
 func inOrder[R any](r *Replayer, points []Point, opts BackfillOptions,
 	span func([]Point) (time.Time, time.Time), keep func(string) bool,
 	work func(*entityJob[R], *folder) error, fn func(Point, R) error) error {
-	jobs := make(chan *entityJob[R], opts.Workers*4)
-	ordered := make(chan *entityJob[R], opts.Workers*16)
+	runs := entityRuns(points)
+	if len(runs) == 0 {
+		return nil
+	}
+	wide := uint64(len(runs))*scanRatio >= r.l.Counts().Events
+	rd := chunkReader[R]{r: r, span: span, keep: keep, work: work,
+		scan: opts.read == readScan || opts.read == readAuto && wide}
+	size := min(max(len(runs)/(opts.Workers*8), 1), maxChunk)
+
+	todo := make(chan *chunk[R])
+	ordered := make(chan *chunk[R], 2*opts.Workers)
 	stop := make(chan struct{})
+	go func() {
+		defer close(todo)
+		defer close(ordered)
+		for lo := 0; lo < len(runs); lo += size {
+			hi := min(lo+size, len(runs))
+			c := &chunk[R]{jobs: make([]entityJob[R], hi-lo), done: make(chan struct{})}
+			for i, ps := range runs[lo:hi] {
+				c.jobs[i].ps = ps
+			}
+			if hi < len(runs) {
+				c.to = runs[hi][0].Entity
+			}
+			select {
+			case ordered <- c:
+			case <-stop:
+				return
+			}
+			select {
+			case todo <- c:
+			case <-stop:
+				return
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for range opts.Workers {
 		wg.Go(func() {
 			var f folder
-			for j := range jobs {
-				j.err = work(j, &f)
-				j.events = nil
-				close(j.done)
+			for c := range todo {
+				c.err = rd.read(c, &f)
+				close(c.done)
 			}
 		})
 	}
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(ordered)
-		defer close(jobs)
-		f := feeder[R]{r: r, span: span, keep: keep, jobs: jobs, ordered: ordered, stop: stop,
-			read: opts.read}
-		readErr <- f.feed(points)
-	}()
 	defer wg.Wait()
 	defer close(stop)
 
 	done := 0
-	for j := range ordered {
-		<-j.done
-		if j.err != nil {
-			return j.err
+	for c := range ordered {
+		<-c.done
+		if c.err != nil {
+			return c.err
 		}
-		for i, p := range j.ps {
-			if err := fn(p, j.out[i]); err != nil {
-				return err
+		for i := range c.jobs {
+			j := &c.jobs[i]
+			for k, p := range j.ps {
+				if err := fn(p, j.out[k]); err != nil {
+					return err
+				}
+			}
+			j.out = nil
+			done += len(j.ps)
+			if opts.Progress != nil {
+				opts.Progress(done)
 			}
 		}
-		j.out = nil
-		done += len(j.ps)
-		if opts.Progress != nil {
-			opts.Progress(done)
-		}
 	}
-	return <-readErr
+	return nil
 }
 
-// feeder reads the events of each entity that has points and queues a job
-// per entity, to the workers and, in the same order, to the consumer.
-type feeder[R any] struct {
-	r       *Replayer
-	span    func([]Point) (time.Time, time.Time)
-	keep    func(string) bool
-	jobs    chan *entityJob[R]
-	ordered chan *entityJob[R]
-	stop    chan struct{}
-	read    int
-}
-
-// feed cuts sorted points into runs of one entity and reads their events,
-// by one scan of the entity index or by one seek per entity.
-func (f *feeder[R]) feed(points []Point) error {
+// entityRuns cuts sorted points into runs of one entity.
+func entityRuns(points []Point) [][]Point {
 	var runs [][]Point
 	for start := 0; start < len(points); {
 		end := start + 1
@@ -302,84 +431,83 @@ func (f *feeder[R]) feed(points []Point) error {
 		runs = append(runs, points[start:end])
 		start = end
 	}
-	if len(runs) == 0 {
-		return nil
-	}
-	wide := uint64(len(runs))*scanRatio >= f.r.l.Counts().Events
-	if f.read == readScan || f.read == readAuto && wide {
-		return f.scan(runs)
-	}
-	for _, ps := range runs {
-		lo, hi := f.span(ps)
-		events, err := f.r.entityEvents(ps[0].Entity, lo, hi, f.keep)
-		if err != nil {
-			return err
-		}
-		if !f.send(&entityJob[R]{ps: ps, events: events}) {
-			return nil
-		}
-	}
-	return nil
+	return runs
 }
 
-// scan reads the whole entity index once, merging it with the runs.
-func (f *feeder[R]) scan(runs [][]Point) error {
+// chunkReader reads and folds the entities of a chunk.
+type chunkReader[R any] struct {
+	r    *Replayer
+	span func([]Point) (time.Time, time.Time)
+	keep func(string) bool
+	work func(*entityJob[R], *folder) error
+	scan bool // read the chunk's range of the index, rather than seek
+}
+
+// read reads the events of each of c's entities and folds them, one
+// entity at a time, reusing f's event buffer.
+func (rd *chunkReader[R]) read(c *chunk[R], f *folder) error {
+	fold := func(j *entityJob[R]) error {
+		j.events = f.events
+		err := rd.work(j, f)
+		f.events, j.events = j.events[:0], nil
+		return err
+	}
+	if !rd.scan {
+		for i := range c.jobs {
+			j := &c.jobs[i]
+			lo, hi := rd.span(j.ps)
+			events, err := rd.r.entityEvents(f.events[:0], j.ps[0].Entity, lo, hi, rd.keep)
+			if err != nil {
+				return err
+			}
+			f.events = events
+			if err := fold(j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// The window walks the chunk's entities as the range read reaches
+	// them, in the same order; g is the one the events now read belong to.
 	g := 0
-	cur := &entityJob[R]{ps: runs[0]}
-	lo, hi := f.span(cur.ps)
-	for ie, err := range f.r.l.AllEntityEvents() {
+	window := func(entity string) (time.Time, time.Time, bool) {
+		for g < len(c.jobs) && compareEntities(c.jobs[g].ps[0].Entity, entity) < 0 {
+			g++
+		}
+		if g == len(c.jobs) || c.jobs[g].ps[0].Entity != entity {
+			return time.Time{}, time.Time{}, false
+		}
+		lo, hi := rd.span(c.jobs[g].ps)
+		return lo, hi, true
+	}
+	next := 0 // the entities before next are folded
+	foldTo := func(end int) error {
+		for ; next < end; next++ {
+			if err := fold(&c.jobs[next]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	from := c.jobs[0].ps[0].Entity
+	for ie, err := range rd.r.l.EntityEventsInWindow(from, c.to, window) {
 		if err != nil {
 			return fmt.Errorf("replay backfill: %w", err)
 		}
-		e := &ie.Record
-		c := compareEntities(e.Entity, cur.ps[0].Entity)
-		for c > 0 {
-			if !f.send(cur) {
-				return nil
-			}
-			if g++; g == len(runs) {
-				return nil
-			}
-			cur = &entityJob[R]{ps: runs[g]}
-			lo, hi = f.span(cur.ps)
-			c = compareEntities(e.Entity, cur.ps[0].Entity)
+		if err := foldTo(g); err != nil {
+			return err
 		}
-		if c == 0 && e.Time.After(lo) && !e.Time.After(hi) && f.keep(e.Type) {
-			cur.events = append(cur.events, *e)
+		if rd.keep(ie.Record.Type) {
+			f.events = append(f.events, ie.Record)
 		}
 	}
-	for {
-		if !f.send(cur) {
-			return nil
-		}
-		if g++; g == len(runs) {
-			return nil
-		}
-		cur = &entityJob[R]{ps: runs[g]}
-	}
+	return foldTo(len(c.jobs))
 }
 
-// send queues a job; it returns false when the consumer has stopped.
-func (f *feeder[R]) send(j *entityJob[R]) bool {
-	j.done = make(chan struct{})
-	select {
-	case f.ordered <- j:
-	case <-f.stop:
-		return false
-	}
-	select {
-	case f.jobs <- j:
-		return true
-	case <-f.stop:
-		return false
-	}
-}
-
-// entityEvents reads one entity's events with event time in (after, until]
-// whose type keep accepts.
-func (r *Replayer) entityEvents(entity string, after, until time.Time,
+// entityEvents appends to events one entity's events with event time in
+// (after, until] whose type keep accepts.
+func (r *Replayer) entityEvents(events []ledger.Event, entity string, after, until time.Time,
 	keep func(string) bool) ([]ledger.Event, error) {
-	var events []ledger.Event
 	for ie, err := range r.l.EntityEvents(entity, after, until) {
 		if err != nil {
 			return nil, fmt.Errorf("replay %s: %w", entity, err)
