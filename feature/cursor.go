@@ -19,7 +19,15 @@ type Cursor struct {
 	t    int64  // the last instant, in Unix nanoseconds
 	inLo int    // first event of the input set
 	wins []window
+
+	// vals and skips are carved into the vectors' slices, so that a sweep
+	// allocates per block of vectors rather than per vector.
+	vals  []Value
+	skips []int
 }
+
+// vectorBlock is how many vectors' slices one allocation holds at most.
+const vectorBlock = 256
 
 // window is one feature's part of the events, [lo, hi) of the cursor, where
 // lo is the first event with event time after t-width, and its aggregate.
@@ -73,12 +81,21 @@ func (c *Cursor) At(at time.Time) Vector {
 	if !c.s.spec.unbounded {
 		c.inLo = after(es, c.inLo, hi, minus(t, c.s.spec.horizon))
 	}
+	n := len(c.wins)
+	if cap(c.vals)-len(c.vals) < n {
+		// Blocks grow with use, so that a cursor asked for one vector
+		// allocates no more than it needs.
+		size := min(max(2*cap(c.vals), n), vectorBlock*n)
+		c.vals, c.skips = make([]Value, 0, size), make([]int, 0, size)
+	}
+	k := len(c.vals)
+	c.vals, c.skips = c.vals[:k+n], c.skips[:k+n]
 	v := Vector{
 		At:      at,
-		Values:  make([]Value, len(c.wins)),
+		Values:  c.vals[k : k+n : k+n],
 		Count:   hi - c.inLo,
 		Digest:  c.s.sums[hi] - c.s.sums[c.inLo],
-		Skipped: make([]int, len(c.wins)),
+		Skipped: c.skips[k : k+n : k+n],
 	}
 	for i := range c.wins {
 		w := &c.wins[i]

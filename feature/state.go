@@ -22,6 +22,10 @@ type State struct {
 	// keysStale is set by ApplyUnique, which skips the key index; the next
 	// Apply or Prune rebuilds it first.
 	keysStale bool
+
+	// block holds the field values of the entries the last load into an
+	// empty state added; it is reused by the next such load.
+	block []Value
 }
 
 // keyAt is enough of an entry to find it again by binary search.
@@ -44,6 +48,7 @@ func (s *State) Reset() {
 	s.sums = s.sums[:1]
 	clear(s.keys)
 	s.keysStale = false
+	clear(s.block)
 	s.gen++
 }
 
@@ -118,10 +123,15 @@ func (s *State) ensureKeys() {
 func (s *State) load(events []Event, upTo int64, dedup bool) int {
 	before := len(s.es)
 	s.es = slices.Grow(s.es, len(events))
-	// One block holds the field values of every new entry.
+	// One block holds the field values of every new entry. No entry
+	// refers to the last one once the state is empty, so it is reused.
 	var block []Value
 	if n := len(s.spec.slots); n > 0 {
-		block = make([]Value, 0, n*len(events))
+		if before == 0 && cap(s.block) >= n*len(events) {
+			block = s.block[:0]
+		} else {
+			block = make([]Value, 0, n*len(events))
+		}
 	}
 	for i := range events {
 		e := &events[i]
@@ -134,6 +144,9 @@ func (s *State) load(events []Event, upTo int64, dedup bool) int {
 			}
 			s.es = append(s.es, en)
 		}
+	}
+	if before == 0 {
+		s.block = block
 	}
 	if len(s.es) == before {
 		return 0
