@@ -116,7 +116,7 @@ func run(c pit.Config, runs int, dir, cpuprofile string) error {
 	fmt.Printf("duckdb (%s): %s   asof: %s   asof/duckdb: %.2f\n", bestName,
 		best.Round(time.Millisecond), asofBest.Round(time.Millisecond),
 		float64(asofBest)/float64(best))
-	fmt.Printf("asof peak Go heap during backfill: %d MiB; process max RSS (both sides): %d MiB\n",
+	fmt.Printf("asof peak Go heap objects during backfill: %d MiB; process max RSS (both sides): %d MiB\n",
 		peak>>20, ru.Maxrss>>10)
 	return nil
 }
