@@ -122,6 +122,19 @@ func splitKeyTimeSeq(k []byte) (name []byte, t time.Time, seq uint64, ok bool) {
 	return name, t, seq, true
 }
 
+// splitKeyBits is splitKeyTimeSeq for a scan's filter: the name and the
+// time as the key stores it.
+func splitKeyBits(k []byte) (name []byte, t uint64, ok bool) {
+	if len(k) < 1 {
+		return nil, 0, false
+	}
+	n, w := binary.Uvarint(k[1:])
+	if w <= 0 || uint64(len(k)) != 1+uint64(w)+n+16 {
+		return nil, 0, false
+	}
+	return k[1+w : 1+w+int(n)], binary.BigEndian.Uint64(k[1+w+int(n):]), true
+}
+
 // upperBound returns the smallest key greater than every key with prefix p.
 func upperBound(p []byte) []byte {
 	end := append([]byte(nil), p...)

@@ -188,6 +188,64 @@ func TestEntityEventsRange(t *testing.T) {
 	}
 }
 
+func TestEntityEventsInWindow(t *testing.T) {
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	var es []Event
+	for _, entity := range []string{"a", "b", "c"} {
+		for i := range 10 {
+			es = append(es, ev(entity, fmt.Sprint(entity, i), time.Duration(i)*time.Minute, "p"))
+		}
+	}
+	mustAppend(t, l, &Batch{Events: es})
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) // beyond Unix nanoseconds
+	old := time.Date(1, 2, 1, 0, 0, 0, 0, time.UTC)
+
+	tests := []struct {
+		name  string
+		spans map[string][]Span
+		want  []string
+	}{
+		{"one span per entity", map[string][]Span{"a": {{at(2), at(4)}}, "c": {{at(8), time.Time{}}}},
+			[]string{"a3", "a4", "c9"}},
+		{"gaps between spans are skipped", map[string][]Span{
+			"b": {{time.Time{}, at(0)}, {at(3), at(5)}, {at(7), at(8)}}},
+			[]string{"b0", "b4", "b5", "b8"}},
+		{"bounds beyond stored times", map[string][]Span{
+			"a": {{old, at(1)}, {at(8), far}}, "b": {{far, time.Time{}}}, "c": {{time.Time{}, old}}},
+			[]string{"a0", "a1", "a9"}},
+		{"empty spans are passed over", map[string][]Span{
+			"a": {{at(3), at(3)}, {at(5), at(6)}}},
+			[]string{"a6"}},
+		{"no spans", map[string][]Span{}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked []string
+			window := func(entity string) []Span {
+				asked = append(asked, entity)
+				return tc.spans[entity]
+			}
+			var got []string
+			for _, e := range collect(t, l.EntityEventsInWindow("", "", window)) {
+				got = append(got, e.Record.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			if !slices.Equal(asked, []string{"a", "b", "c"}) {
+				t.Fatalf("window asked about %v, want each entity once", asked)
+			}
+		})
+	}
+	// from and to bound the entities read.
+	all := func(string) []Span { return []Span{{}} }
+	if n := len(collect(t, l.EntityEventsInWindow("b", "c", all))); n != 10 {
+		t.Fatalf("entities [b, c): %d events, want 10", n)
+	}
+}
+
 func TestSnapshotsByModelAndTime(t *testing.T) {
 	l := openTest(t, t.TempDir())
 	defer l.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -294,10 +295,18 @@ func (l *Ledger) AllEntityEvents() iter.Seq2[Indexed[Event], error] {
 	return l.entityIter([]byte{prefixEntity}, []byte{prefixEntity + 1})
 }
 
+// Span is an interval of event time, (After, Until]; a zero bound leaves
+// that side open.
+type Span struct {
+	After, Until time.Time
+}
+
 // EntityWindow tells a filtered scan of the entity index which events of
-// entity it wants: those with event time in (after, until], a zero bound
-// leaving that side open. With ok false it wants none of them.
-type EntityWindow func(entity string) (after, until time.Time, ok bool)
+// entity it wants: those with event time in one of the spans it returns,
+// which must be sorted and disjoint. With no spans it wants none of them.
+// The scan reads the slice until it asks about the next entity, so the
+// window may reuse it then.
+type EntityWindow func(entity string) []Span
 
 // EntityEventsInWindow is EntityEventsIn that hands over only the events
 // window wants, and skips the others without decoding them. window is
@@ -318,6 +327,57 @@ func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
 	return l.entityIterWindow(lo, hi, nil)
 }
 
+// spanFilter walks one entity's spans as the scan's event times rise.
+// Bounds are compared as the keys store times, without decoding them.
+type spanFilter struct {
+	spans    []Span
+	i        int    // the first span that does not end before the last time seen
+	from, to uint64 // spans[i] in key bits, both included
+}
+
+func (f *spanFilter) reset(spans []Span) {
+	f.spans, f.i = spans, -1
+	f.next()
+}
+
+// next moves to the following span that can hold a stored time.
+func (f *spanFilter) next() {
+	for f.i++; f.i < len(f.spans); f.i++ {
+		s := f.spans[f.i]
+		f.from, f.to = 0, math.MaxUint64
+		if !s.After.IsZero() && !s.After.Before(minKeyTime) {
+			if !s.After.Before(maxKeyTime) {
+				continue // nothing stored is later
+			}
+			f.from = timeBits(s.After) + 1
+		}
+		if !s.Until.IsZero() && s.Until.Before(maxKeyTime) {
+			if s.Until.Before(minKeyTime) {
+				continue // nothing stored is earlier
+			}
+			f.to = timeBits(s.Until)
+		}
+		if f.from <= f.to {
+			return
+		}
+	}
+}
+
+// wants reports whether an event whose key holds time bits t is in a span;
+// t must not fall between calls.
+func (f *spanFilter) wants(t uint64) bool {
+	for f.i < len(f.spans) && t > f.to {
+		f.next()
+	}
+	return f.i < len(f.spans) && t >= f.from
+}
+
+// Stored times are those Unix nanoseconds can hold.
+var (
+	minKeyTime = time.Unix(0, math.MinInt64)
+	maxKeyTime = time.Unix(0, math.MaxInt64)
+)
+
 // entityIterWindow iterates the entity index in [lo, hi), skipping the
 // entries window (when not nil) does not want.
 func (l *Ledger) entityIterWindow(lo, hi []byte,
@@ -327,21 +387,19 @@ func (l *Ledger) entityIterWindow(lo, hi []byte,
 		defer putScanDecoder(d)
 		var entity string // the previous key's entity, reused while it repeats
 		var (
-			wanted       string // the entity window was last asked about
-			after, until time.Time
-			keep         bool
+			wanted string // the entity window was last asked about
+			filter spanFilter
 		)
 		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
 			if window != nil {
 				// A malformed key is left to decodeEntityEntry to report.
-				if name, t, _, ok := splitKeyTimeSeq(k); ok {
+				if name, t, ok := splitKeyBits(k); ok {
 					if string(name) != wanted || wanted == "" {
 						wanted = string(name)
 						entity = wanted // decodeEntityEntry reuses it
-						after, until, keep = window(wanted)
+						filter.reset(window(wanted))
 					}
-					if !keep || (!after.IsZero() && !t.After(after)) ||
-						(!until.IsZero() && t.After(until)) {
+					if !filter.wants(t) {
 						return true, nil
 					}
 				}

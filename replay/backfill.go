@@ -71,9 +71,7 @@ func (r *Replayer) Backfill(points []Point, opts BackfillOptions,
 		return fmt.Errorf("%w: %s", ErrBackfillView, opts.View)
 	}
 	sortIndexOrder(points)
-	span := func(ps []Point) (time.Time, time.Time) {
-		return r.windowStart(ps[0].At), ps[len(ps)-1].At
-	}
+	reach := func(at time.Time) (time.Time, time.Time) { return r.windowStart(at), at }
 	work := func(j *entityJob[feature.Vector], f *folder) error {
 		f.convert(j.events)
 		if opts.View == Truth {
@@ -83,7 +81,7 @@ func (r *Replayer) Backfill(points []Point, opts BackfillOptions,
 		}
 		return nil
 	}
-	return inOrder(r, points, opts, span, r.spec.Relevant, work, fn)
+	return inOrder(r, points, opts, reach, r.spec.Relevant, work, fn)
 }
 
 // Labels computes the labels of the replayer's spec as of each point and
@@ -100,10 +98,7 @@ func (r *Replayer) Labels(points []Point, cutoff time.Time, opts BackfillOptions
 		complete bool
 	}
 	horizon := feature.NewLabeler(r.spec).Horizon()
-	span := func(ps []Point) (time.Time, time.Time) {
-		return ps[0].At,
-			ps[len(ps)-1].At.Add(horizon)
-	}
+	reach := func(at time.Time) (time.Time, time.Time) { return at, at.Add(horizon) }
 	work := func(j *entityJob[labels], f *folder) error {
 		lb := feature.NewLabeler(r.spec)
 		lb.ApplyAll(f.convert(j.events))
@@ -114,7 +109,7 @@ func (r *Replayer) Labels(points []Point, cutoff time.Time, opts BackfillOptions
 		return nil
 	}
 	relevant := feature.NewLabeler(r.spec).Relevant
-	return inOrder(r, points, opts, span, relevant, work, func(p Point, l labels) error {
+	return inOrder(r, points, opts, reach, relevant, work, func(p Point, l labels) error {
 		return fn(p, l.values, l.complete)
 	})
 }
@@ -125,6 +120,7 @@ type folder struct {
 	fes    []feature.Event
 	events []ledger.Event // the entity's events, reused entity after entity
 	state  *feature.State // reset entity after entity
+	spans  []ledger.Span  // the spans of the entity being read
 	cursor *feature.Cursor
 }
 
@@ -337,8 +333,8 @@ const scanRatio = 256
 // per chunk.
 const maxChunk = 1024
 
-// inOrder reads each entity's events with event time in span(points) and
-// of a type keep accepts, runs work on them on opts.Workers goroutines and
+// inOrder reads each entity's events that some point can reach (see
+// reach) and of a type keep accepts, runs work on them on opts.Workers goroutines and
 // hands the results to fn in the order of points, on the caller's
 // goroutine. points must be sorted by sortIndexOrder. The points are cut
 // into chunks of consecutive entities; each worker reads and folds whole
@@ -346,14 +342,14 @@ const maxChunk = 1024
 // chunks wait for the consumer at a time. The first error, from reading,
 // work or fn, stops everything.
 func inOrder[R any](r *Replayer, points []Point, opts BackfillOptions,
-	span func([]Point) (time.Time, time.Time), keep func(string) bool,
+	reach func(at time.Time) (after, until time.Time), keep func(string) bool,
 	work func(*entityJob[R], *folder) error, fn func(Point, R) error) error {
 	runs := entityRuns(points)
 	if len(runs) == 0 {
 		return nil
 	}
 	wide := uint64(len(runs))*scanRatio >= r.l.Counts().Events
-	rd := chunkReader[R]{r: r, span: span, keep: keep, work: work,
+	rd := chunkReader[R]{r: r, reach: reach, keep: keep, work: work,
 		scan: opts.read == readScan || opts.read == readAuto && wide}
 	size := min(max(len(runs)/(opts.Workers*8), 1), maxChunk)
 
@@ -436,11 +432,36 @@ func entityRuns(points []Point) [][]Point {
 
 // chunkReader reads and folds the entities of a chunk.
 type chunkReader[R any] struct {
-	r    *Replayer
-	span func([]Point) (time.Time, time.Time)
-	keep func(string) bool
-	work func(*entityJob[R], *folder) error
-	scan bool // read the chunk's range of the index, rather than seek
+	r *Replayer
+	// reach gives the event times, (after, until], that the vector at an
+	// instant depends on; after and until must not fall as at rises, and
+	// a zero after leaves that side open.
+	reach func(at time.Time) (after, until time.Time)
+	keep  func(string) bool
+	work  func(*entityJob[R], *folder) error
+	scan  bool // read the chunk's range of the index, rather than seek
+}
+
+// span is the event times that any of ps, sorted by instant, can reach.
+func (rd *chunkReader[R]) span(ps []Point) (after, until time.Time) {
+	after, _ = rd.reach(ps[0].At)
+	_, until = rd.reach(ps[len(ps)-1].At)
+	return after, until
+}
+
+// spans appends to buf the event times ps, sorted by instant, can reach,
+// as disjoint sorted spans: events between two points' reaches are of no
+// use to either.
+func (rd *chunkReader[R]) spans(buf []ledger.Span, ps []Point) []ledger.Span {
+	for _, p := range ps {
+		after, until := rd.reach(p.At)
+		if n := len(buf); n > 0 && (after.IsZero() || !after.After(buf[n-1].Until)) {
+			buf[n-1].Until = until
+			continue
+		}
+		buf = append(buf, ledger.Span{After: after, Until: until})
+	}
+	return buf
 }
 
 // read reads the events of each of c's entities and folds them, one
@@ -470,15 +491,15 @@ func (rd *chunkReader[R]) read(c *chunk[R], f *folder) error {
 	// The window walks the chunk's entities as the range read reaches
 	// them, in the same order; g is the one the events now read belong to.
 	g := 0
-	window := func(entity string) (time.Time, time.Time, bool) {
+	window := func(entity string) []ledger.Span {
 		for g < len(c.jobs) && compareEntities(c.jobs[g].ps[0].Entity, entity) < 0 {
 			g++
 		}
 		if g == len(c.jobs) || c.jobs[g].ps[0].Entity != entity {
-			return time.Time{}, time.Time{}, false
+			return nil
 		}
-		lo, hi := rd.span(c.jobs[g].ps)
-		return lo, hi, true
+		f.spans = rd.spans(f.spans[:0], c.jobs[g].ps)
+		return f.spans
 	}
 	next := 0 // the entities before next are folded
 	foldTo := func(end int) error {

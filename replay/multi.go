@@ -217,12 +217,15 @@ func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJo
 		cur, start = -1, len(arena)
 	}
 	// Events outside every point's reach are skipped undecoded.
-	window := func(entity string) (after, until time.Time, ok bool) {
+	var span [1]ledger.Span
+	window := func(entity string) []ledger.Span {
 		i, ok := index[entity]
 		if !ok {
-			return after, until, false
+			return nil
 		}
-		return r.windowStart(ps[groups[i][0]].At), ps[groups[i][1]-1].At, true
+		span[0] = ledger.Span{After: r.windowStart(ps[groups[i][0]].At),
+			Until: ps[groups[i][1]-1].At}
+		return span[:]
 	}
 	for ie, err := range r.l.EntityEventsInWindow(from, to, window) {
 		if err != nil {
