@@ -181,18 +181,20 @@ func (f *folder) knowable(spec *feature.Spec, j *entityJob[feature.Vector]) {
 // sortIndexOrder sorts points as the ledger's entity index orders entities
 // (by the length of the name, then its bytes), then by instant and Ref.
 //
-// It sorts small fixed-size keys rather than the points: the name's length
-// and the eight bytes of the name that follow the prefix every name shares
-// (zero-padded), read once per point, decide most comparisons without
-// touching the names again; only names longer than the shared prefix plus
-// eight bytes are compared in full on a tie. Each core sorts a share of
+// It sorts small fixed-size keys rather than the points: the name's length,
+// the eight bytes of the name that follow the prefix every name shares
+// (zero-padded) and the instant in Unix nanoseconds, read once per point,
+// decide most comparisons without touching the points again; only names
+// longer than the shared prefix plus eight bytes are compared in full on a
+// tie, and Refs on a tie of entity and instant. Each core sorts a share of
 // the keys and the shares are merged.
 func sortIndexOrder(points []Point) {
 	if len(points) < 2 {
 		return
 	}
-	if len(points) > math.MaxInt32 {
-		// Too many for the keys' 32-bit indexes: sort the points as they are.
+	if len(points) > math.MaxInt32 || !nanosHold(points) {
+		// Too many for the keys' 32-bit indexes, or instants beyond
+		// Unix nanoseconds: sort the points as they are.
 		slices.SortFunc(points, func(a, b Point) int {
 			return cmp.Or(compareEntities(a.Entity, b.Entity), a.At.Compare(b.At),
 				cmp.Compare(a.Ref, b.Ref))
@@ -205,13 +207,15 @@ func sortIndexOrder(points []Point) {
 		e := points[i].Entity
 		var pre [8]byte
 		copy(pre[:], e[shared:])
-		keys[i] = sortKey{n: int32(len(e)), pre: binary.BigEndian.Uint64(pre[:]),
-			sec: points[i].At.Unix(), nsec: int32(points[i].At.Nanosecond()),
-			ref: points[i].Ref, idx: int32(i)}
+		keys[i] = sortKey{n: uint32(len(e)), pre: binary.BigEndian.Uint64(pre[:]),
+			t: points[i].At.UnixNano(), idx: int32(i)}
 	}
 	cmpKeys := func(a, b sortKey) int {
-		if c := cmp.Or(cmp.Compare(a.n, b.n), cmp.Compare(a.pre, b.pre)); c != 0 {
-			return c
+		if a.n != b.n {
+			return cmp.Compare(a.n, b.n)
+		}
+		if a.pre != b.pre {
+			return cmp.Compare(a.pre, b.pre)
 		}
 		if int(a.n) > shared+8 {
 			if c := strings.Compare(points[a.idx].Entity[shared+8:],
@@ -219,21 +223,33 @@ func sortIndexOrder(points []Point) {
 				return c
 			}
 		}
-		return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.nsec, b.nsec),
-			cmp.Compare(a.ref, b.ref))
+		if a.t != b.t {
+			return cmp.Compare(a.t, b.t)
+		}
+		return cmp.Compare(points[a.idx].Ref, points[b.idx].Ref)
 	}
 	order := sortedOrder(keys, cmpKeys)
 	permute(points, order)
 }
 
+// nanosHold reports whether every point's instant is within Unix
+// nanoseconds.
+func nanosHold(points []Point) bool {
+	lo, hi := time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+	for i := range points {
+		if at := points[i].At; at.Before(lo) || at.After(hi) {
+			return false
+		}
+	}
+	return true
+}
+
 // sortKey is a point's place in index order, for sortIndexOrder.
 type sortKey struct {
-	pre  uint64 // eight bytes of the name after the shared prefix
-	sec  int64  // instant
-	ref  int
-	n    int32 // length of the entity name
-	nsec int32
-	idx  int32 // the point's index
+	pre uint64 // eight bytes of the name after the shared prefix
+	t   int64  // the instant in Unix nanoseconds
+	n   uint32 // length of the entity name
+	idx int32  // the point's index
 }
 
 // permute moves points[order[i]] to points[i] for every i, in place,

@@ -228,14 +228,14 @@ type Ledger struct {
 	dir  string
 }
 
-// LoadLedger writes the events into a new ledger under dir, in batches,
-// with arrival time equal to event time.
-func LoadLedger(d *Data, dir string) (*Ledger, error) {
+// LoadLedger writes the events into a new ledger under dir, opened with
+// opts, in batches, with arrival time equal to event time.
+func LoadLedger(d *Data, dir string, opts ledger.Options) (*Ledger, error) {
 	spec, err := Spec(d.Config.Window)
 	if err != nil {
 		return nil, err
 	}
-	l, err := ledger.Open(dir, ledger.Options{})
+	l, err := ledger.Open(dir, opts)
 	if err != nil {
 		return nil, err
 	}

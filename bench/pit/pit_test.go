@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/asofdev/asof/ledger"
 	"github.com/asofdev/asof/replay"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkPIT(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	l, err := LoadLedger(d, b.TempDir())
+	l, err := LoadLedger(d, b.TempDir(), ledger.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	l, err := LoadLedger(d, t.TempDir())
+	l, err := LoadLedger(d, t.TempDir(), ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,20 +3,23 @@
 // times and their ratio.
 //
 //	go run ./cmd/pit                 # 2 M events, 100 k entities, 500 k labels
-//	go run ./cmd/pit -events 10000000 -cpuprofile cpu.out
+//	go run ./cmd/pit -events 10000000 -cpuprofile cpu.out -memprofile mem.out
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
 
 	"github.com/asofdev/asof/bench/pit"
+	"github.com/asofdev/asof/ledger"
 	"github.com/asofdev/asof/replay"
 )
 
@@ -28,15 +31,18 @@ func main() {
 	flag.DurationVar(&c.Window, "window", time.Hour, "feature window")
 	runs := flag.Int("runs", 3, "timed runs of each side; the fastest counts")
 	dir := flag.String("dir", "", "directory for the ledger (default: a temporary one)")
+	cache := flag.Int64("cache", 1<<30, "the ledger's block cache in bytes; DuckDB holds its "+
+		"tables in memory, and the default holds the ledger's entity index likewise")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of asof's runs")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of asof's runs")
 	flag.Parse()
-	if err := run(c, *runs, *dir, *cpuprofile); err != nil {
+	if err := run(c, *runs, *dir, *cache, *cpuprofile, *memprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "pit:", err)
 		os.Exit(1)
 	}
 }
 
-func run(c pit.Config, runs int, dir, cpuprofile string) error {
+func run(c pit.Config, runs int, dir string, cache int64, cpuprofile, memprofile string) error {
 	ctx := context.Background()
 	d := pit.Generate(c)
 	fmt.Printf("%d events over %d entities, %d labels, window %s\n", len(d.Events),
@@ -73,12 +79,13 @@ func run(c pit.Config, runs int, dir, cpuprofile string) error {
 		}
 	}
 	start = time.Now()
-	l, err := pit.LoadLedger(d, dir)
+	l, err := pit.LoadLedger(d, dir, ledger.Options{CacheSize: cache})
 	if err != nil {
 		return fmt.Errorf("load ledger: %w", err)
 	}
 	defer l.Close()
-	fmt.Printf("ledger load (not timed): %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Printf("ledger load (not timed): %s; block cache %d MiB\n",
+		time.Since(start).Round(time.Millisecond), cache>>20)
 
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
@@ -88,6 +95,11 @@ func run(c pit.Config, runs int, dir, cpuprofile string) error {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	if memprofile != "" {
+		// Count only the runs' allocations: the profile is cumulative.
+		runtime.MemProfileRate = 64 << 10
+		defer writeHeapProfile(memprofile)
+	}
 	points := d.Points()
 	asofBest := time.Duration(1 << 62)
 	var asof []pit.Result
@@ -96,12 +108,15 @@ func run(c pit.Config, runs int, dir, cpuprofile string) error {
 		out := make([]pit.Result, len(d.Labels))
 		ps := slices.Clone(points)
 		stop := pit.PeakHeap()
+		cpu0 := cpuTime()
 		el, err := l.Run(ps, replay.Truth, out)
+		cpu := cpuTime() - cpu0
 		peak = max(peak, stop())
 		if err != nil {
 			return fmt.Errorf("asof backfill: %w", err)
 		}
-		fmt.Printf("asof backfill      %s\n", el.Round(time.Millisecond))
+		fmt.Printf("asof backfill      %s (cpu %s)\n", el.Round(time.Millisecond),
+			cpu.Round(time.Millisecond))
 		if el < asofBest {
 			asofBest, asof = el, out
 		}
@@ -119,4 +134,24 @@ func run(c pit.Config, runs int, dir, cpuprofile string) error {
 	fmt.Printf("asof peak Go heap objects during backfill: %d MiB; process max RSS (both sides): %d MiB\n",
 		peak>>20, ru.Maxrss>>10)
 	return nil
+}
+
+// writeHeapProfile writes the allocation profile to path; the runs'
+// allocations are its alloc_space and alloc_objects samples.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pit: memory profile:", err)
+	}
+}
+
+// cpuTime returns the CPU time, user and system, the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
