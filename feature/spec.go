@@ -182,6 +182,20 @@ func (s *Spec) Relevant(eventType string) bool {
 	return ok
 }
 
+// EventTypes returns the event types some feature reads, the relevant ones,
+// in the order the spec first names them.
+func (s *Spec) EventTypes() []string {
+	out := make([]string, len(s.types))
+	for t, i := range s.types {
+		out[i] = t
+	}
+	return out
+}
+
+// Fields returns the names of the event fields some feature reads, in the
+// order the spec first names them.
+func (s *Spec) Fields() []string { return slices.Clone(s.slots) }
+
 // Horizon returns the widest window of the spec, or unbounded true when some
 // feature has no window (it then reads all history up to the instant).
 func (s *Spec) Horizon() (d time.Duration, unbounded bool) {

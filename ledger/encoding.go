@@ -86,10 +86,21 @@ type decoder struct {
 	// arena, when set, is a chunk that field slices are cut from, so that a
 	// scan allocates fields in blocks rather than one slice per event.
 	arena *[]Field
+
+	// scratch holds the fields of the last event of a scan whose projection
+	// reuses memory.
+	scratch []Field
 }
 
-// fieldSlice returns a slice of n fields, from the arena when there is one.
-func (d *decoder) fieldSlice(n int) []Field {
+// fieldSlice returns a slice of n fields: from the projection's scratch
+// space when it reuses memory, else from the arena when there is one.
+func (d *decoder) fieldSlice(n int, p *projection) []Field {
+	if p != nil && p.reuse {
+		if cap(d.scratch) < n {
+			d.scratch = make([]Field, n)
+		}
+		return d.scratch[:n]
+	}
 	if d.arena == nil || n > 64 {
 		return make([]Field, n)
 	}
@@ -106,16 +117,15 @@ func (d *decoder) fieldSlice(n int) []Field {
 // name reads a string that is likely to repeat, interning it when the
 // decoder has an intern table.
 func (d *decoder) name(what string) string {
+	return d.intern(d.bytes(what))
+}
+
+// intern returns b as a string from the decoder's intern table, adding it
+// while the table is small; a decoder without one copies b.
+func (d *decoder) intern(b []byte) string {
 	if d.names == nil {
-		return d.string(what)
+		return string(b)
 	}
-	n := d.uvarint(what)
-	if d.err != nil || uint64(len(d.b)) < n {
-		d.fail(what)
-		return ""
-	}
-	b := d.b[:n]
-	d.b = d.b[n:]
 	slot := &d.last[d.slot%len(d.last)]
 	d.slot++
 	if *slot == string(b) {
@@ -131,6 +141,19 @@ func (d *decoder) name(what string) string {
 	}
 	*slot = s
 	return s
+}
+
+// bytes reads a length-prefixed string without copying it: the bytes are
+// valid as long as the decoded value is.
+func (d *decoder) bytes(what string) []byte {
+	n := d.uvarint(what)
+	if d.err != nil || uint64(len(d.b)) < n {
+		d.fail(what)
+		return nil
+	}
+	b := d.b[:n:n]
+	d.b = d.b[n:]
+	return b
 }
 
 func (d *decoder) fail(what string) {
@@ -186,6 +209,12 @@ func (d *decoder) string(what string) string {
 func (d *decoder) time(what string) time.Time { return bitsTime(d.uint64(what)) }
 
 func (d *decoder) fields(what string) []Field {
+	return d.projectFields(what, nil)
+}
+
+// projectFields reads a list of fields, keeping those p wants (all when p
+// is nil) and skipping the values of the others unread.
+func (d *decoder) projectFields(what string, p *projection) []Field {
 	n := d.uvarint(what)
 	if d.err != nil || n > uint64(len(d.b)) {
 		d.fail(what)
@@ -194,26 +223,75 @@ func (d *decoder) fields(what string) []Field {
 	if n == 0 {
 		return nil
 	}
-	fs := d.fieldSlice(int(n))
-	for i := range fs {
-		fs[i].Name = d.name(what)
-		k := Kind(d.byte1(what))
-		fs[i].Value.Kind = k
-		switch k {
-		case KindNull:
-		case KindNumber:
-			fs[i].Value.Num = math.Float64frombits(d.uint64(what))
-		case KindString:
-			fs[i].Value.Str = d.name(what)
-		case KindBool:
-			fs[i].Value.Bool = d.byte1(what) == 1
-		default:
-			if d.err == nil {
-				d.err = fmt.Errorf("decode %s: unknown value kind %d", what, k)
-			}
-		}
+	var fs []Field
+	switch {
+	case p == nil || p.allFields:
+		fs = d.fieldSlice(int(n), p)
+	case len(p.fields) == 0:
+	default:
+		fs = d.fieldSlice(min(int(n), len(p.fields)), p)
 	}
-	return fs
+	kept := 0
+	for range n {
+		b := d.bytes(what)
+		name, ok := "", true
+		switch {
+		case p == nil || p.allFields:
+			name = d.intern(b)
+		default:
+			name, ok = p.field(b)
+		}
+		if !ok || kept == len(fs) {
+			d.skipValue(what)
+			continue
+		}
+		fs[kept] = Field{Name: name, Value: d.value(what)}
+		kept++
+	}
+	if d.err != nil {
+		return nil
+	}
+	return fs[:kept:kept]
+}
+
+// value reads a field's value.
+func (d *decoder) value(what string) Value {
+	k := Kind(d.byte1(what))
+	v := Value{Kind: k}
+	switch k {
+	case KindNull:
+	case KindNumber:
+		v.Num = math.Float64frombits(d.uint64(what))
+	case KindString:
+		v.Str = d.name(what)
+	case KindBool:
+		v.Bool = d.byte1(what) == 1
+	default:
+		d.badKind(what, k)
+	}
+	return v
+}
+
+// skipValue moves past a field's value without reading it.
+func (d *decoder) skipValue(what string) {
+	k := Kind(d.byte1(what))
+	switch k {
+	case KindNull:
+	case KindNumber:
+		d.uint64(what)
+	case KindString:
+		d.bytes(what)
+	case KindBool:
+		d.byte1(what)
+	default:
+		d.badKind(what, k)
+	}
+}
+
+func (d *decoder) badKind(what string, k Kind) {
+	if d.err == nil {
+		d.err = fmt.Errorf("decode %s: unknown value kind %d", what, k)
+	}
 }
 
 // rest returns the remaining bytes, copied.

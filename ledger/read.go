@@ -278,15 +278,35 @@ func (l *Ledger) iterate(lo, hi []byte, fn func(k, v []byte) (bool, error),
 // leaves that side open. The events carry everything but the payload.
 func (l *Ledger) EntityEvents(entity string, after, until time.Time) iter.Seq2[Indexed[Event],
 	error] {
+	lo, hi := entityBounds(entity, after, until)
+	return l.entityIter(lo, hi)
+}
+
+// entityBounds returns the keys that bound entity's events with event time
+// in (after, until].
+func entityBounds(entity string, after, until time.Time) (lo, hi []byte) {
 	prefix := entityPrefix(entity)
-	lo, hi := prefix, upperBound(prefix)
+	lo, hi = prefix, upperBound(prefix)
 	if !after.IsZero() {
 		lo = appendUint64(clone(prefix), timeBits(after)+1)
 	}
 	if !until.IsZero() {
 		hi = appendUint64(clone(prefix), timeBits(until)+1)
 	}
-	return l.entityIter(lo, hi)
+	return lo, hi
+}
+
+// entityRange returns the keys that bound the entities in [from, to), ""
+// leaving a side open.
+func entityRange(from, to string) (lo, hi []byte) {
+	lo, hi = []byte{prefixEntity}, []byte{prefixEntity + 1}
+	if from != "" {
+		lo = entityPrefix(from)
+	}
+	if to != "" {
+		hi = entityPrefix(to)
+	}
+	return lo, hi
 }
 
 // AllEntityEvents iterates the whole entity index: entity after entity, each
@@ -313,18 +333,12 @@ type EntityWindow func(entity string) []Span
 // called once per entity, when the scan reaches it.
 func (l *Ledger) EntityEventsInWindow(from, to string,
 	window EntityWindow) iter.Seq2[Indexed[Event], error] {
-	lo, hi := []byte{prefixEntity}, []byte{prefixEntity + 1}
-	if from != "" {
-		lo = entityPrefix(from)
-	}
-	if to != "" {
-		hi = entityPrefix(to)
-	}
-	return l.entityIterWindow(lo, hi, window)
+	lo, hi := entityRange(from, to)
+	return l.entityIterWindow(lo, hi, window, nil)
 }
 
 func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
-	return l.entityIterWindow(lo, hi, nil)
+	return l.entityIterWindow(lo, hi, nil, nil)
 }
 
 // spanFilter walks one entity's spans as the scan's event times rise.
@@ -379,9 +393,10 @@ var (
 )
 
 // entityIterWindow iterates the entity index in [lo, hi), skipping the
-// entries window (when not nil) does not want.
-func (l *Ledger) entityIterWindow(lo, hi []byte,
-	window EntityWindow) iter.Seq2[Indexed[Event], error] {
+// entries window (when not nil) does not want, and decoding what p (when
+// not nil) asks for.
+func (l *Ledger) entityIterWindow(lo, hi []byte, window EntityWindow,
+	p *projection) iter.Seq2[Indexed[Event], error] {
 	return func(yield func(Indexed[Event], error) bool) {
 		d := scanDecoder()
 		defer putScanDecoder(d)
@@ -404,9 +419,9 @@ func (l *Ledger) entityIterWindow(lo, hi []byte,
 					}
 				}
 			}
-			e, seq, err := decodeEntityEntry(k, v, d, &entity)
-			if err != nil {
-				return false, err
+			e, seq, ok, err := decodeEntityEntry(k, v, d, &entity, p)
+			if err != nil || !ok {
+				return err == nil, err
 			}
 			return yield(Indexed[Event]{Seq: seq, Record: e}, nil), nil
 		}, yield)
@@ -414,14 +429,16 @@ func (l *Ledger) entityIterWindow(lo, hi []byte,
 }
 
 // decodeEntityEntry rebuilds an event, less its payload, from an entity
-// index entry.
+// index entry, as much of it as p asks for (all of it when p is nil). It
+// returns false for an entry of a type p does not want.
 //
 // prev holds the entity of the previous entry; it is reused when the entity
 // repeats and replaced when it changes.
-func decodeEntityEntry(k, v []byte, d *decoder, prev *string) (Event, uint64, error) {
+func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection) (Event, uint64,
+	bool, error) {
 	eb, t, seq, ok := splitKeyTimeSeq(k)
 	if !ok {
-		return Event{}, 0, &CorruptionError{Kind: "key", Key: clone(k),
+		return Event{}, 0, false, &CorruptionError{Kind: "key", Key: clone(k),
 			Msg: "malformed entity index key"}
 	}
 	if string(eb) != *prev {
@@ -434,17 +451,25 @@ func decodeEntityEntry(k, v []byte, d *decoder, prev *string) (Event, uint64, er
 	e.Arrival = d.time("arrival")
 	e.BrokerSeq = d.uvarint("broker sequence")
 	e.Stream = d.name("stream")
-	e.ID = d.string("id")
-	e.Type = d.name("type")
-	e.Fields = d.fields("fields")
+	id := d.bytes("id")
+	typ := d.bytes("type")
+	if p == nil || len(p.types) == 0 {
+		e.Type = d.intern(typ)
+	} else if e.Type, ok = p.typ(typ); !ok && d.err == nil {
+		return e, seq, false, nil
+	}
+	if len(id) > 0 {
+		e.ID = string(id)
+	}
+	e.Fields = d.projectFields("fields", p)
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing bytes")
 	}
 	if d.err != nil {
-		return e, seq, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
+		return e, seq, false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
 			Msg: "entity index value: " + d.err.Error()}
 	}
-	return e, seq, nil
+	return e, seq, true, nil
 }
 
 // Snapshots iterates the snapshots of model with request time in [from, to),

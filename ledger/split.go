@@ -5,14 +5,16 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"slices"
+	"math/big"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // EntitySplits returns up to n-1 entities that cut the entity index into n
 // parts of about equal size on disk, in index order, so that n goroutines
-// can each read a part with EntityEventsIn. Boundaries come from the Pebble
-// tables' key ranges, so data still in memory is not split: a small or
-// freshly written ledger may give fewer parts than asked, or none.
+// can each read a part with EntityEventsIn. Sizes are Pebble's estimates
+// from its tables' block indexes, so data still in memory is not split: a
+// small or freshly written ledger may give fewer parts than asked, or none.
 func (l *Ledger) EntitySplits(n int) ([]string, error) {
 	if n < 2 {
 		return nil, nil
@@ -21,47 +23,89 @@ func (l *Ledger) EntitySplits(n int) ([]string, error) {
 		return nil, err
 	}
 	defer l.release()
-	levels, err := l.db.SSTables()
+	lo, hi := []byte{prefixEntity}, []byte{prefixEntity + 1}
+	total, err := l.db.EstimateDiskUsage(lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: entity splits: %w", err)
 	}
-	// Each table that ends inside the entity index offers the entity it
-	// ends in as a boundary, weighted by the table's size.
-	type cand struct {
-		entity string
-		key    []byte
-		size   uint64
+	first, _, err := l.entityFrom(lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: entity splits: %w", err)
 	}
-	var cands []cand
-	var total uint64
-	lo, hi := []byte{prefixEntity}, []byte{prefixEntity + 1}
-	for _, level := range levels {
-		for _, t := range level {
-			small, large := t.Smallest.UserKey, t.Largest.UserKey
-			if bytes.Compare(large, lo) < 0 || bytes.Compare(small, hi) >= 0 {
-				continue
-			}
-			total += t.Size
-			if name, _, _, ok := splitKeyTimeSeq(large); ok && large[0] == prefixEntity {
-				cands = append(cands, cand{string(name), entityPrefix(string(name)), t.Size})
-			}
-		}
-	}
-	slices.SortFunc(cands, func(a, b cand) int { return bytes.Compare(a.key, b.key) })
 	var out []string
-	var used uint64
-	next := 1
-	for _, c := range cands {
-		used += c.size
-		if next < n && used*uint64(n) >= total*uint64(next) &&
-			(len(out) == 0 || out[len(out)-1] != c.entity) {
-			out = append(out, c.entity)
-			for next < n && used*uint64(n) >= total*uint64(next) {
-				next++
-			}
+	for i := 1; i < n; i++ {
+		k, err := l.keyAtUsage(lo, hi, total*uint64(i)/uint64(n))
+		if err != nil {
+			return nil, fmt.Errorf("ledger: entity splits: %w", err)
+		}
+		entity, ok, err := l.entityFrom(k, hi)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: entity splits: %w", err)
+		}
+		// The first entity starts the first part anyway; a repeated one
+		// would make an empty part.
+		if ok && entity != first && (len(out) == 0 || out[len(out)-1] != entity) {
+			out = append(out, entity)
 		}
 	}
 	return out, nil
+}
+
+// keyAtUsage bisects [lo, hi) for a key k such that the tables' data in
+// [lo, k) is about target bytes, to the precision of Pebble's estimates
+// (a data block).
+func (l *Ledger) keyAtUsage(lo, hi []byte, target uint64) ([]byte, error) {
+	a, b := keyNumber(lo), keyNumber(hi)
+	for range 8 * splitKeyLen {
+		if new(big.Int).Sub(b, a).Cmp(big.NewInt(1)) <= 0 {
+			break
+		}
+		mid := new(big.Int).Rsh(new(big.Int).Add(a, b), 1)
+		used, err := l.db.EstimateDiskUsage(lo, numberKey(mid))
+		if err != nil {
+			return nil, err
+		}
+		if used < target {
+			a = mid
+		} else {
+			b = mid
+		}
+	}
+	return numberKey(b), nil
+}
+
+// splitKeyLen is how many bytes of a key the bisection distinguishes.
+const splitKeyLen = 24
+
+// keyNumber reads the first splitKeyLen bytes of k, zero-padded, as a
+// big-endian number: byte order and numeric order then agree.
+func keyNumber(k []byte) *big.Int {
+	var b [splitKeyLen]byte
+	copy(b[:], k)
+	return new(big.Int).SetBytes(b[:])
+}
+
+// numberKey is the key whose first splitKeyLen bytes are x, trailing zero
+// bytes dropped.
+func numberKey(x *big.Int) []byte {
+	var b [splitKeyLen]byte
+	x.FillBytes(b[:])
+	return bytes.TrimRight(b[:], "\x00")
+}
+
+// entityFrom returns the entity of the first entity index key at or after
+// k, below hi.
+func (l *Ledger) entityFrom(k, hi []byte) (string, bool, error) {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: k, UpperBound: hi})
+	if err != nil {
+		return "", false, err
+	}
+	defer it.Close()
+	if !it.First() {
+		return "", false, it.Error()
+	}
+	name, _, _, ok := splitKeyTimeSeq(it.Key())
+	return string(name), ok, nil
 }
 
 // EntityEventsIn iterates the entity index from entity from (included; ""
@@ -69,13 +113,7 @@ func (l *Ledger) EntitySplits(n int) ([]string, error) {
 // entity in index order, each one's events by event time. With the
 // boundaries of EntitySplits, the parts cover the index once.
 func (l *Ledger) EntityEventsIn(from, to string) iter.Seq2[Indexed[Event], error] {
-	lo, hi := []byte{prefixEntity}, []byte{prefixEntity + 1}
-	if from != "" {
-		lo = entityPrefix(from)
-	}
-	if to != "" {
-		hi = entityPrefix(to)
-	}
+	lo, hi := entityRange(from, to)
 	return l.entityIter(lo, hi)
 }
 

@@ -70,7 +70,7 @@ func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
 		conv.Reset()
 		return fn(cur.entity, state.Vector(at))
 	}
-	for ie, err := range r.l.EntityEventsIn(from, to) {
+	for ie, err := range r.folded.EventsIn(from, to) {
 		if err != nil {
 			return fmt.Errorf("replay all: %w", err)
 		}

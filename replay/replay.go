@@ -81,11 +81,22 @@ type converter = convert.Converter
 type Replayer struct {
 	l    *ledger.Ledger
 	spec *feature.Spec
+
+	// folded reads only the event types and fields the spec's features
+	// read, reusing each event's field memory: for scans that convert every
+	// event they keep at once.
+	folded ledger.EntityReader
+
+	// states holds *feature.State of the spec for point replays.
+	states sync.Pool
 }
 
 // New returns a replayer of spec over l.
 func New(l *ledger.Ledger, spec *feature.Spec) *Replayer {
-	return &Replayer{l: l, spec: spec}
+	r := &Replayer{l: l, spec: spec, folded: l.EntityReader(ledger.Projection{
+		Types: spec.EventTypes(), Fields: spec.Fields(), Reuse: true})}
+	r.states.New = func() any { return feature.NewState(spec) }
+	return r
 }
 
 // Spec returns the spec the replayer computes.
@@ -123,7 +134,11 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 	events, conv := buf.events[:0], &buf.conv
 	conv.Reset()
 	var used []ledger.Indexed[ledger.Event]
-	for ie, err := range r.l.EntityEvents(q.Entity, r.windowStart(q.At), q.At) {
+	scan := r.folded.Events(q.Entity, r.windowStart(q.At), q.At)
+	if explain {
+		scan = r.l.EntityEvents(q.Entity, r.windowStart(q.At), q.At)
+	}
+	for ie, err := range scan {
 		if err != nil {
 			return feature.Vector{}, nil, fmt.Errorf("replay %s: %w", q.Entity, err)
 		}
@@ -136,9 +151,15 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 		}
 	}
 	// The ledger holds each event once, so every relevant event of the view
-	// is in the input set, and no duplicate check is needed.
-	v := feature.ComputeUnique(r.spec, events, q.At)
-	clear(events) // drop references before the buffer is reused
+	// is in the input set, and no duplicate check is needed. The scan stops
+	// at q.At, so the state holds no later event.
+	state := r.states.Get().(*feature.State)
+	state.Reset()
+	state.ApplyUnique(events)
+	v := state.Vector(q.At)
+	state.Reset() // drop references to the events before the state is reused
+	r.states.Put(state)
+	clear(events)
 	buf.events = events[:0]
 	return v, used, nil
 }
