@@ -75,13 +75,7 @@ type decoder struct {
 	// names, when set, interns the strings that repeat across records
 	// (stream, type, field names and string values), so that a scan does
 	// not allocate them again for every event.
-	names map[string]string
-
-	// last holds, per position within a record, the string interned there
-	// in the previous record: records of one stream tend to repeat them in
-	// the same places, and a comparison is cheaper than a map look-up.
-	last [16]string
-	slot int // position of the next interned string in the record
+	names *internTable
 
 	// arena, when set, is a chunk that field slices are cut from, so that a
 	// scan allocates fields in blocks rather than one slice per event.
@@ -120,27 +114,23 @@ func (d *decoder) name(what string) string {
 	return d.intern(d.bytes(what))
 }
 
-// intern returns b as a string from the decoder's intern table, adding it
-// while the table is small; a decoder without one copies b.
+// intern returns b as a string, the one the decoder's intern table holds
+// when it holds b, else a copy that takes b's place in the table. A
+// decoder without a table copies b.
 func (d *decoder) intern(b []byte) string {
 	if d.names == nil {
 		return string(b)
 	}
-	slot := &d.last[d.slot%len(d.last)]
-	d.slot++
+	h := uint32(len(b))
+	for _, c := range b {
+		h = h*31 + uint32(c)
+	}
+	slot := &d.names[h%uint32(len(d.names))]
 	if *slot == string(b) {
 		return *slot
 	}
-	if s, ok := d.names[string(b)]; ok {
-		*slot = s
-		return s
-	}
-	s := string(b)
-	if len(d.names) < 4096 {
-		d.names[s] = s
-	}
-	*slot = s
-	return s
+	*slot = string(b)
+	return *slot
 }
 
 // bytes reads a length-prefixed string without copying it: the bytes are
@@ -155,6 +145,11 @@ func (d *decoder) bytes(what string) []byte {
 	d.b = d.b[n:]
 	return b
 }
+
+// internTable is a direct-mapped cache of decoded strings, by a hash of
+// their bytes: a hit costs a multiply per byte and a comparison, and a
+// string that loses its place to another is only allocated again.
+type internTable [1024]string
 
 func (d *decoder) fail(what string) {
 	if d.err == nil {
@@ -416,7 +411,7 @@ func decodeRecord(seq uint64, v []byte) (Record, error) {
 // decodeRecordWith decodes a log value with d, whose intern table and
 // arena, when set, a scan reuses from record to record.
 func decodeRecordWith(d *decoder, seq uint64, v []byte) (Record, error) {
-	d.b, d.err, d.slot = v, nil, 0
+	d.b, d.err = v, nil
 	r := Record{Seq: seq}
 	switch kind := d.byte1("record kind"); kind {
 	case recordEvent:

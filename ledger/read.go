@@ -205,7 +205,7 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 // interned strings are immutable and safe to share; the field arena is
 // not, and each scan gets a new one.
 var scanDecoders = sync.Pool{New: func() any {
-	return &decoder{names: make(map[string]string)}
+	return &decoder{names: new(internTable)}
 }}
 
 func scanDecoder() *decoder {
@@ -445,7 +445,7 @@ func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection) (Ev
 		*prev = string(eb)
 	}
 	entity := *prev
-	d.b, d.err, d.slot = v, nil, 0
+	d.b, d.err = v, nil
 	e := Event{Entity: entity, Time: t}
 	e.Hash = d.uint64("hash")
 	e.Arrival = d.time("arrival")
