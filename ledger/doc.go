@@ -93,6 +93,23 @@
 // and refuses a store whose version is newer than FormatVersion, or that is
 // a Pebble database without the key.
 //
+// # Projected reads
+//
+// An EntityReader scans the entity index through a Projection: the event
+// types and field names a reader wants. An entry of another type is passed
+// over once its type is read, before its id is copied or its fields
+// decoded; fields of other names are skipped by their length. A replay of
+// one spec reads only what its features use this way. Parts of an entry a
+// projection skips are not checked for damage; Verify reads everything.
+//
+// # Parallel reads
+//
+// EntitySplits cuts the entity index into parts of about equal size on
+// disk: it bisects the key space with Pebble's estimates of the bytes its
+// tables hold in a key range (to the precision of a data block), then moves
+// each cut to the start of the entity it falls in, so that each entity lies
+// in one part. Data still in a memtable is not counted.
+//
 // # Reading a live ledger
 //
 // Pebble allows one process per directory. CopyTo takes a consistent copy

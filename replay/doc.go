@@ -23,7 +23,10 @@
 // Replay reads the ledger's entity index, never the whole log: one range
 // scan per entity, from T minus the spec's widest window (or from the start
 // when a feature is unbounded) to T. The index holds arrival time, broker
-// sequence and fields, so no payload is decoded.
+// sequence and fields, so no payload is decoded. A replayer reads through a
+// projection of its spec (ledger.Projection): entries of event types no
+// feature reads are skipped undecoded, and only the fields features read
+// are decoded.
 //
 // Sweep answers many instants at once: it groups them by entity, reads each
 // entity's events once, and moves the fold's windows forward from instant to
@@ -37,7 +40,7 @@
 // they sort the rows into the entity index's order, read each entity once
 // (one scan of the whole index when the rows name many entities, one seek
 // per entity otherwise), fold on every core, and hand results back in row
-// order, holding a bounded queue of entities. Where the ledger's tables
-// allow (ledger.EntitySplits), All and SweepViews read the index in parts,
-// one goroutine each.
+// order, holding a bounded queue of entities. All and SweepViews read the
+// index in parts of about equal size on disk (ledger.EntitySplits), one
+// goroutine each.
 package replay
