@@ -227,7 +227,7 @@ func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJo
 			Until: ps[groups[i][1]-1].At}
 		return span[:]
 	}
-	for ie, err := range r.l.EntityEventsInWindow(from, to, window) {
+	for ie, err := range r.kept.EventsInWindow(from, to, window) {
 		if err != nil {
 			return fmt.Errorf("replay: scan entities: %w", err)
 		}
@@ -283,7 +283,7 @@ func (m *multiView) entity(ps []Point, worker int, fn func(int, *ViewPoint) erro
 	entity := ps[0].Entity
 	clear(m.read) // drop the last entity's events before reading the next
 	events := m.read[:0]
-	for ie, err := range m.r.l.EntityEvents(entity, m.r.windowStart(ps[0].At), ps[len(ps)-1].At) {
+	for ie, err := range m.r.kept.Events(entity, m.r.windowStart(ps[0].At), ps[len(ps)-1].At) {
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", entity, err)
 		}

@@ -87,14 +87,19 @@ type Replayer struct {
 	// event they keep at once.
 	folded ledger.EntityReader
 
+	// kept reads the same, for scans that keep the events they read.
+	kept ledger.EntityReader
+
 	// states holds *feature.State of the spec for point replays.
 	states sync.Pool
 }
 
 // New returns a replayer of spec over l.
 func New(l *ledger.Ledger, spec *feature.Spec) *Replayer {
-	r := &Replayer{l: l, spec: spec, folded: l.EntityReader(ledger.Projection{
-		Types: spec.EventTypes(), Fields: spec.Fields(), Reuse: true})}
+	p := ledger.Projection{Types: spec.EventTypes(), Fields: spec.Fields()}
+	r := &Replayer{l: l, spec: spec, kept: l.EntityReader(p)}
+	p.Reuse = true
+	r.folded = l.EntityReader(p)
 	r.states.New = func() any { return feature.NewState(spec) }
 	return r
 }

@@ -47,7 +47,7 @@ func (r *Replayer) sweepEntity(ps []Point, view View, fn func(Point, feature.Vec
 	entity := ps[0].Entity
 	last := ps[len(ps)-1].At
 	var events []ledger.Event
-	for ie, err := range r.l.EntityEvents(entity, r.windowStart(ps[0].At), last) {
+	for ie, err := range r.kept.Events(entity, r.windowStart(ps[0].At), last) {
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", entity, err)
 		}

@@ -131,8 +131,8 @@ func run(c pit.Config, runs int, dir string, cache int64, cpuprofile, memprofile
 	fmt.Printf("duckdb (%s): %s   asof: %s   asof/duckdb: %.2f\n", bestName,
 		best.Round(time.Millisecond), asofBest.Round(time.Millisecond),
 		float64(asofBest)/float64(best))
-	fmt.Printf("asof peak Go heap objects during backfill: %d MiB; process max RSS (both sides): %d MiB\n",
-		peak>>20, ru.Maxrss>>10)
+	fmt.Printf("asof peak Go heap objects during backfill: %d MiB; "+
+		"process max RSS (both sides): %d MiB\n", peak>>20, ru.Maxrss>>10)
 	return nil
 }
 
