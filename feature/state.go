@@ -255,8 +255,19 @@ func (s *State) entryOf(e *Event, typ int, t int64, key string, buf []Value) ent
 		} else {
 			en.vals = make([]Value, n)
 		}
+		// Events read through a projection of the spec carry exactly its
+		// fields in slot order; others are searched by name.
+		aligned := len(e.Fields) == n
+		for i := 0; aligned && i < n; i++ {
+			aligned = e.Fields[i].Name == s.spec.slots[i]
+		}
 		for i, name := range s.spec.slots {
-			v, _ := e.Get(name)
+			var v Value
+			if aligned {
+				v = e.Fields[i].Value
+			} else {
+				v, _ = e.Get(name)
+			}
 			en.vals[i] = v
 			if i < 64 && v.usable() {
 				en.usable |= 1 << i

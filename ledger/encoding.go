@@ -207,52 +207,69 @@ func (d *decoder) fields(what string) []Field {
 	return d.projectFields(what, nil)
 }
 
-// projectFields reads a list of fields, keeping those p wants (all when p
-// is nil) and skipping the values of the others unread.
+// projectFields reads a list of fields: all of them when p is nil or
+// wants every field, else exactly p's fields in p's order, each holding the
+// first stored field of its name or null, the values of the others skipped
+// unread.
 func (d *decoder) projectFields(what string, p *projection) []Field {
 	n := d.uvarint(what)
 	if d.err != nil || n > uint64(len(d.b)) {
 		d.fail(what)
 		return nil
 	}
+	if p != nil && !p.allFields {
+		return d.denseFields(what, int(n), p)
+	}
 	if n == 0 {
 		return nil
 	}
-	var fs []Field
-	switch {
-	case p == nil || p.allFields:
-		fs = d.fieldSlice(int(n), p)
-	case len(p.fields) == 0:
-	default:
-		fs = d.fieldSlice(min(int(n), len(p.fields)), p)
-	}
-	kept := 0
-	for range n {
-		b := d.bytes(what)
-		name, ok := "", true
-		switch {
-		case p == nil || p.allFields:
-			name = d.intern(b)
-		default:
-			name, ok = p.field(b)
-		}
-		if !ok || kept == len(fs) {
-			d.skipValue(what)
-			continue
-		}
-		fs[kept] = Field{Name: name, Value: d.value(what)}
-		kept++
+	fs := d.fieldSlice(int(n), p)
+	for i := range fs {
+		f := &fs[i]
+		f.Name = d.name(what)
+		d.valueInto(what, &f.Value)
 	}
 	if d.err != nil {
 		return nil
 	}
-	return fs[:kept:kept]
+	return fs
 }
 
-// value reads a field's value.
-func (d *decoder) value(what string) Value {
+// denseFields reads n stored fields into p's fields, in p's order.
+func (d *decoder) denseFields(what string, n int, p *projection) []Field {
+	if len(p.fields) == 0 {
+		for range n {
+			d.bytes(what)
+			d.skipValue(what)
+		}
+		return nil
+	}
+	fs := d.fieldSlice(len(p.fields), p)
+	for j, name := range p.fields {
+		fs[j] = Field{Name: name}
+	}
+	var set uint64 // bit j: fs[j] holds a stored field (the first 64)
+	for range n {
+		j := p.field(d.bytes(what))
+		if j < 0 || (j < 64 && set&(1<<j) != 0) {
+			d.skipValue(what)
+			continue
+		}
+		if j < 64 {
+			set |= 1 << j
+		}
+		d.valueInto(what, &fs[j].Value)
+	}
+	if d.err != nil {
+		return nil
+	}
+	return fs
+}
+
+// valueInto reads a field's value into v.
+func (d *decoder) valueInto(what string, v *Value) {
 	k := Kind(d.byte1(what))
-	v := Value{Kind: k}
+	v.Kind = k
 	switch k {
 	case KindNull:
 	case KindNumber:
@@ -264,7 +281,6 @@ func (d *decoder) value(what string) Value {
 	default:
 		d.badKind(what, k)
 	}
-	return v
 }
 
 // skipValue moves past a field's value without reading it.

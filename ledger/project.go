@@ -19,7 +19,9 @@ type Projection struct {
 	Types []string
 
 	// Fields lists the names of the fields decoded; nil means every field,
-	// and an empty non-nil slice none.
+	// in stored order, and an empty non-nil slice none. Otherwise an
+	// event's Fields are exactly these, in this order: each holds the first
+	// stored field of its name, or null when the event has none.
 	Fields []string
 
 	// Reuse lets a scan decode each event's fields into the memory of the
@@ -51,14 +53,14 @@ func (p *projection) typ(b []byte) (string, bool) {
 	return "", false
 }
 
-// field returns the wanted field name spelled b, if b is one.
-func (p *projection) field(b []byte) (string, bool) {
-	for _, f := range p.fields {
+// field returns the index in p.fields of the name spelled b, or -1.
+func (p *projection) field(b []byte) int {
+	for j, f := range p.fields {
 		if string(b) == f {
-			return f, true
+			return j
 		}
 	}
-	return "", false
+	return -1
 }
 
 // EntityReader reads the entity index through a projection. It is safe

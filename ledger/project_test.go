@@ -29,23 +29,29 @@ func projectTestEvents() []Event {
 		if i%7 == 0 {
 			e.Fields = nil
 		}
+		if i%11 == 5 { // a name twice: the first counts
+			e.Fields = append(e.Fields, Field{"amount", Value{Kind: KindNumber, Num: -1}})
+		}
 		es = append(es, e)
 	}
 	return es
 }
 
 // project is what a projection should leave of e: nil when its type is
-// not wanted, else e with only the wanted fields, in stored order.
+// not wanted, else e with exactly the wanted fields in the projection's
+// order, each the first of its name or null.
 func project(e Event, p Projection) *Event {
 	if len(p.Types) > 0 && !slices.Contains(p.Types, e.Type) {
 		return nil
 	}
 	if p.Fields != nil {
 		var fs []Field
-		for _, f := range e.Fields {
-			if slices.Contains(p.Fields, f.Name) {
-				fs = append(fs, f)
+		for _, name := range p.Fields {
+			f := Field{Name: name}
+			if i := slices.IndexFunc(e.Fields, func(g Field) bool { return g.Name == name }); i >= 0 {
+				f = e.Fields[i]
 			}
+			fs = append(fs, f)
 		}
 		e.Fields = fs
 	}

@@ -81,8 +81,8 @@ func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
 			}
 			cur.entity = e.Entity
 		}
-		if (!lo.IsZero() && !e.Time.After(lo)) || !Sees(e, view, at, w) ||
-			!r.spec.Relevant(e.Type) {
+		// The projected scan yields relevant events only.
+		if (!lo.IsZero() && !e.Time.After(lo)) || !Sees(e, view, at, w) {
 			continue
 		}
 		cur.events = append(cur.events, conv.Event(e))

@@ -147,7 +147,10 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 		if err != nil {
 			return feature.Vector{}, nil, fmt.Errorf("replay %s: %w", q.Entity, err)
 		}
-		if !Sees(&ie.Record, q.View, q.At, q.Watermark) || !r.spec.Relevant(ie.Record.Type) {
+		// The projected scan yields relevant events only; the plain one
+		// yields every type.
+		if !Sees(&ie.Record, q.View, q.At, q.Watermark) ||
+			(explain && !r.spec.Relevant(ie.Record.Type)) {
 			continue
 		}
 		events = append(events, conv.Event(&ie.Record))
