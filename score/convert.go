@@ -14,10 +14,9 @@ func dedupKey(e *ledger.Event) string {
 	}
 	var b [18]byte
 	b[0], b[1] = 'h', ':'
-	const digits = "0123456789abcdef"
 	h := e.Hash
 	for i := 17; i >= 2; i-- {
-		b[i] = digits[h&15]
+		b[i] = hexDigits[h&15]
 		h >>= 4
 	}
 	return string(b[:])

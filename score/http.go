@@ -18,23 +18,24 @@ func (s *Service) Register(mux *http.ServeMux) {
 
 func (s *Service) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, int64(s.opts.MaxRequest)+1))
-	var r Reply
+	var a answer
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		r = failed("", CodeTooLarge, "request is over the limit of %d bytes", s.opts.MaxRequest)
+		a.Reply = failed("", CodeTooLarge, "request is over the limit of %d bytes",
+			s.opts.MaxRequest)
 	case err != nil:
-		r = failed("", CodeBadRequest, "read request: %v", err)
+		a.Reply = failed("", CodeBadRequest, "read request: %v", err)
 	default:
-		r = s.Score(req.Context(), req.PathValue("model"), body)
+		a = s.answer(req.Context(), req.PathValue("model"), body)
 	}
-	b, err := r.MarshalJSON()
+	b, err := a.appendJSON(nil)
 	if err != nil {
-		r = failed(r.RequestID, CodeUnavailable, "encode reply: %v", err)
-		b, _ = r.MarshalJSON()
+		a = answer{Reply: failed(a.RequestID, CodeUnavailable, "encode reply: %v", err)}
+		b, _ = a.appendJSON(nil)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(httpStatus(r.Error))
+	w.WriteHeader(httpStatus(a.Error))
 	_, _ = w.Write(append(b, '\n'))
 }
 

@@ -1,6 +1,9 @@
 package score
 
 import (
+	"slices"
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -63,7 +66,9 @@ func newOnlineMetrics(reg prometheus.Registerer) (*onlineMetrics, error) {
 	return m, nil
 }
 
-// serviceMetrics are the scoring service's Prometheus collectors.
+// serviceMetrics are the scoring service's Prometheus collectors. The
+// requests counter of each model label and outcome is looked up through a
+// requestCounters, not through the vector on every request.
 type serviceMetrics struct {
 	requests *prometheus.CounterVec // by model and outcome
 	latency  prometheus.Histogram
@@ -88,4 +93,39 @@ func newServiceMetrics(reg prometheus.Registerer) (*serviceMetrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// outcomes are the outcomes a request is counted under: ok or an error
+// code.
+var outcomes = [...]string{"ok", CodeUnknownModel, CodeBadRequest, CodeTooLarge, CodeUnavailable}
+
+// requestCounters caches the requests counters of one model label, one per
+// outcome. Each is made on first use, so that a series appears only once a
+// request had its outcome, as with the vector alone. It is safe for
+// concurrent use.
+type requestCounters struct {
+	vec   *prometheus.CounterVec
+	label string
+	made  [len(outcomes)]atomic.Pointer[prometheus.Counter] // by index in outcomes
+}
+
+func newRequestCounters(vec *prometheus.CounterVec, label string) *requestCounters {
+	return &requestCounters{vec: vec, label: label}
+}
+
+// inc counts one request with outcome.
+func (c *requestCounters) inc(outcome string) {
+	i := slices.Index(outcomes[:], outcome)
+	if i < 0 {
+		c.vec.WithLabelValues(c.label, outcome).Inc()
+		return
+	}
+	p := c.made[i].Load()
+	if p == nil {
+		// Racing first uses get the same child from the vector.
+		m := c.vec.WithLabelValues(c.label, outcome)
+		p = &m
+		c.made[i].Store(p)
+	}
+	(*p).Inc()
 }

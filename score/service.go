@@ -107,14 +107,46 @@ func (o ServiceOptions) Validate() error {
 // HTTP, and records a snapshot of every answer. It is safe for concurrent
 // use.
 type Service struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	online *Online
-	models map[string]*model.Model
-	opts   ServiceOptions
-	log    hclog.Logger
-	m      *serviceMetrics
-	ids    idSource
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	online  *Online
+	models  map[string]*served
+	unknown *requestCounters // requests to a model not served
+	opts    ServiceOptions
+	log     hclog.Logger
+	m       *serviceMetrics
+	ids     idSource
+
+	replyBufs    sync.Pool // of *[]byte, the buffers NATS replies are encoded into
+	snapshotMsgs sync.Pool // of *snapshotMsg
+}
+
+// snapshotMsg is a snapshot message made to be reused: PublishMsg copies
+// what it sends and keeps nothing once it returns. The header is set here
+// rather than by jetstream.WithMsgID, which allocates an option and its
+// settings on every call.
+type snapshotMsg struct {
+	msg nats.Msg
+	id  []string // the header's only value
+}
+
+func newSnapshotMsg() any {
+	id := make([]string, 1)
+	return &snapshotMsg{msg: nats.Msg{Header: nats.Header{jetstream.MsgIDHeader: id}}, id: id}
+}
+
+// set makes the message one of payload on subject with message id id.
+func (m *snapshotMsg) set(subject string, payload []byte, id string) *nats.Msg {
+	m.msg.Subject, m.msg.Data, m.id[0] = subject, payload, id
+	return &m.msg
+}
+
+// served is one model of the service, with what its requests need made
+// once: the subject of its snapshots and its requests counters.
+type served struct {
+	model    *model.Model
+	subject  string
+	requests *requestCounters
 }
 
 // NewService returns a service of models over online's state. Every model
@@ -138,8 +170,16 @@ func NewService(nc *nats.Conn, js jetstream.JetStream, online *Online, models []
 	if err != nil {
 		return nil, err
 	}
-	return &Service{nc: nc, js: js, online: online, models: byName, opts: opts,
-		log: opts.Logger.Named("score"), m: m, ids: ids}, nil
+	s := &Service{nc: nc, js: js, online: online, models: make(map[string]*served, len(byName)),
+		unknown: newRequestCounters(m.requests, "unknown"), opts: opts,
+		log: opts.Logger.Named("score"), m: m, ids: ids,
+		replyBufs:    sync.Pool{New: func() any { return new([]byte) }},
+		snapshotMsgs: sync.Pool{New: newSnapshotMsg}}
+	for name, mod := range byName {
+		s.models[name] = &served{model: mod, subject: opts.SnapshotPrefix + "." + name,
+			requests: newRequestCounters(m.requests, name)}
+	}
+	return s, nil
 }
 
 // checkModels checks models against spec and indexes them by name.
@@ -182,16 +222,8 @@ func LoadModels(paths []string, spec *feature.Spec) ([]*model.Model, error) {
 // Run answers requests on <SubjectPrefix>.<model> until ctx is cancelled,
 // then stops taking requests, finishes those in flight and returns nil.
 func (s *Service) Run(ctx context.Context) error {
-	sem := make(chan struct{}, s.opts.Concurrency)
-	var wg sync.WaitGroup
-	sub, err := s.nc.QueueSubscribe(s.opts.SubjectPrefix+".>", s.opts.Queue, func(m *nats.Msg) {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			s.serveMsg(m)
-		}()
-	})
+	w := &workers{serve: s.serveMsg, msgs: make(chan *nats.Msg), max: s.opts.Concurrency}
+	sub, err := s.nc.QueueSubscribe(s.opts.SubjectPrefix+".>", s.opts.Queue, w.dispatch)
 	if err != nil {
 		return fmt.Errorf("score: subscribe %s.>: %w", s.opts.SubjectPrefix, err)
 	}
@@ -203,21 +235,27 @@ func (s *Service) Run(ctx context.Context) error {
 	for sub.IsValid() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	wg.Wait()
+	w.stop()
 	return nil
 }
 
 // serveMsg answers one NATS request.
 func (s *Service) serveMsg(m *nats.Msg) {
 	name := strings.TrimPrefix(m.Subject, s.opts.SubjectPrefix+".")
-	r := s.Score(context.Background(), name, m.Data)
-	b, err := r.MarshalJSON()
-	if err != nil {
-		b, _ = failed(r.RequestID, CodeUnavailable, "encode reply: %v", err).MarshalJSON()
-	}
+	a := s.answer(context.Background(), name, m.Data)
 	if m.Reply == "" {
 		return // nobody waits for the answer; the snapshot is recorded all the same
 	}
+
+	// The reply is encoded into a pooled buffer: Respond copies it.
+	buf := s.replyBufs.Get().(*[]byte)
+	defer s.replyBufs.Put(buf)
+	b, err := a.appendJSON((*buf)[:0])
+	if err != nil {
+		a = answer{Reply: failed(a.RequestID, CodeUnavailable, "encode reply: %v", err)}
+		b, _ = a.appendJSON((*buf)[:0])
+	}
+	*buf = b
 	if err := m.Respond(b); err != nil {
 		s.log.Warn("reply not sent", "subject", m.Subject, "error", err)
 	}
@@ -227,42 +265,50 @@ func (s *Service) serveMsg(m *nats.Msg) {
 // vector and the watermark, scores, publishes the snapshot and waits for
 // JetStream's acknowledgement. Failures are replies with an error, never
 // panics: a panic in one request is recovered and answered unavailable.
-func (s *Service) Score(ctx context.Context, modelName string, payload []byte) (r Reply) {
+func (s *Service) Score(ctx context.Context, modelName string, payload []byte) Reply {
+	a := s.answer(ctx, modelName, payload)
+	return a.reply()
+}
+
+// answer is Score without the reply's features, which stay in the answer's
+// view.
+func (s *Service) answer(ctx context.Context, modelName string, payload []byte) (a answer) {
 	start := time.Now()
+	sv, ok := s.models[modelName]
+	counters := s.unknown
+	if ok {
+		counters = sv.requests
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("scoring request panicked", "model", modelName, "panic", p)
-			r = failed(r.RequestID, CodeUnavailable, "internal error")
+			a = answer{Reply: failed(a.RequestID, CodeUnavailable, "internal error")}
 		}
 		outcome := "ok"
-		if r.Error != nil {
-			outcome = r.Error.Code
+		if a.Error != nil {
+			outcome = a.Error.Code
 		}
-		label := modelName
-		if _, ok := s.models[modelName]; !ok {
-			label = "unknown"
-		}
-		s.m.requests.WithLabelValues(label, outcome).Inc()
+		counters.inc(outcome)
 		s.m.latency.Observe(time.Since(start).Seconds())
 	}()
 
-	mod, ok := s.models[modelName]
 	if !ok {
-		return failed("", CodeUnknownModel, "no model %q is served", modelName)
+		return answer{Reply: failed("", CodeUnknownModel, "no model %q is served", modelName)}
 	}
 	req, bad := parseRequest(payload, s.opts.MaxRequest)
 	if bad != nil {
-		return *bad
+		return answer{Reply: *bad}
 	}
-	return s.score(ctx, mod, req)
+	return s.score(ctx, sv, req)
 }
 
 // score computes, records and returns the answer to a valid request.
-func (s *Service) score(ctx context.Context, mod *model.Model, req Request) Reply {
+func (s *Service) score(ctx context.Context, sv *served, req Request) answer {
 	v, err := s.online.View(req.Entity)
 	if err != nil {
-		return failed(req.RequestID, CodeUnavailable, "%v", err)
+		return answer{Reply: failed(req.RequestID, CodeUnavailable, "%v", err)}
 	}
+	mod := sv.model
 	score, decision := mod.Score(v.Spec, v.Vector)
 	snap := ledger.Snapshot{
 		ID: s.ids.next(v.Vector.At), RequestID: req.RequestID, Model: mod.Name,
@@ -272,21 +318,21 @@ func (s *Service) score(ctx context.Context, mod *model.Model, req Request) Repl
 		InputDigest: v.Vector.Digest, Watermark: v.Watermark,
 		Score: score, Decision: decision,
 	}
-	if err := s.publish(ctx, &snap); err != nil {
-		return failed(req.RequestID, CodeUnavailable, "%v", err)
+	if err := s.publish(ctx, sv.subject, &snap); err != nil {
+		return answer{Reply: failed(req.RequestID, CodeUnavailable, "%v", err)}
 	}
 	if s.opts.OnSnapshot != nil {
 		s.opts.OnSnapshot(snap)
 	}
-	return Reply{RequestID: req.RequestID, SnapshotID: snap.ID, Model: mod.Name,
-		ModelVersion: mod.Version, SpecVersion: v.Spec.Version, Entity: req.Entity,
-		Time: snap.Time.Format(time.RFC3339Nano), Score: score, Decision: decision,
-		Features: v.Vector.Map(v.Spec), Empty: v.Empty, Watermark: v.Watermark}
+	return answer{view: v, Reply: Reply{RequestID: req.RequestID, SnapshotID: snap.ID,
+		Model: mod.Name, ModelVersion: mod.Version, SpecVersion: v.Spec.Version,
+		Entity: req.Entity, Time: snap.Time.Format(time.RFC3339Nano), Score: score,
+		Decision: decision, Empty: v.Empty, Watermark: v.Watermark}}
 }
 
-// publish encodes the snapshot, publishes it with its id as message id and
-// waits for JetStream's acknowledgement.
-func (s *Service) publish(ctx context.Context, snap *ledger.Snapshot) error {
+// publish encodes the snapshot, publishes it on subject with its id as
+// message id and waits for JetStream's acknowledgement.
+func (s *Service) publish(ctx context.Context, subject string, snap *ledger.Snapshot) error {
 	payload, err := ledger.EncodeSnapshot(snap)
 	if err != nil {
 		return fmt.Errorf("snapshot not recorded: %w", err)
@@ -294,8 +340,11 @@ func (s *Service) publish(ctx context.Context, snap *ledger.Snapshot) error {
 	snap.Payload = payload
 	ctx, cancel := context.WithTimeout(ctx, s.opts.PublishTimeout)
 	defer cancel()
-	subject := s.opts.SnapshotPrefix + "." + snap.Model
-	if _, err := s.js.Publish(ctx, subject, payload, jetstream.WithMsgID(snap.ID)); err != nil {
+	m := s.snapshotMsgs.Get().(*snapshotMsg)
+	defer s.snapshotMsgs.Put(m)
+	msg := m.set(subject, payload, snap.ID)
+	defer m.set("", nil, "")
+	if _, err := s.js.PublishMsg(ctx, msg); err != nil {
 		s.log.Warn("snapshot not acknowledged", "snapshot_id", snap.ID, "error", err)
 		return fmt.Errorf("snapshot not recorded: %w", err)
 	}
@@ -320,16 +369,18 @@ func newIDSource() (idSource, error) {
 }
 
 func (g idSource) next(t time.Time) string {
-	buf := make([]byte, 0, 48)
-	buf = append(buf, "s-"...)
-	ns := strconv.FormatUint(uint64(t.UnixNano()), 16)
-	for range 16 - len(ns) {
-		buf = append(buf, '0')
+	var buf [48]byte
+	b := append(buf[:0], "s-0000000000000000-"...)
+	ns := uint64(t.UnixNano())
+	for i := 17; i >= 2; i-- {
+		b[i] = hexDigits[ns&15]
+		ns >>= 4
 	}
-	buf = append(buf, ns...)
-	buf = append(buf, '-')
-	buf = append(buf, g.prefix...)
-	buf = append(buf, '-')
-	buf = strconv.AppendUint(buf, g.n.Add(1), 16)
-	return string(buf)
+	b = append(b, g.prefix...)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, g.n.Add(1), 16)
+	return string(b)
 }
+
+// hexDigits are the digits of lowercase hexadecimal, by value.
+const hexDigits = "0123456789abcdef"

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/asofdev/asof/ledger"
 	"github.com/asofdev/asof/model"
 	"github.com/asofdev/asof/replay"
@@ -300,5 +302,34 @@ func TestModelsRefused(t *testing.T) {
 	}
 	if _, err := NewService(f.nc, f.js, o, nil, ServiceOptions{}); err == nil {
 		t.Error("no models accepted")
+	}
+}
+
+// TestSnapshotMessages checks that each snapshot is published on
+// snapshots.<model> with its id as Nats-Msg-Id, the id the reply names,
+// also when the service reuses its messages.
+func TestSnapshotMessages(t *testing.T) {
+	f := newFixture(t, false)
+	o, _ := f.startOnline(OnlineOptions{})
+	f.startService(o, ServiceOptions{})
+	sub, err := f.nc.SubscribeSync("snapshots.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		r := scoreEntity(t, f.nc, fmt.Sprintf("user:%d", i), fmt.Sprintf("r-%d", i))
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ledger.DecodeSnapshot(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := m.Header.Get(jetstream.MsgIDHeader); m.Subject != "snapshots.fraud" ||
+			id != r.SnapshotID || s.ID != r.SnapshotID || s.RequestID != r.RequestID {
+			t.Errorf("reply %s %s: message on %s, id %s, snapshot %s %s", r.SnapshotID,
+				r.RequestID, m.Subject, id, s.ID, s.RequestID)
+		}
 	}
 }

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
+	"github.com/asofdev/asof/feature"
 	"github.com/asofdev/asof/ledger"
 )
 
@@ -66,6 +70,98 @@ func (r Reply) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(r))
 }
 
+// answer is a reply with the view it was scored from. Its features stay in
+// the view's vector until they are written, so that answering over NATS
+// or HTTP builds no map of them.
+type answer struct {
+	Reply // without Features
+	view  View
+}
+
+// reply returns the answer as a Reply, with its features.
+func (a *answer) reply() Reply {
+	r := a.Reply
+	if r.Error == nil {
+		r.Features = a.view.Vector.Map(a.view.Spec)
+	}
+	return r
+}
+
+// appendJSON appends the JSON of the reply, the bytes Reply.MarshalJSON
+// writes. It writes them itself, with no reflection, unless a value needs
+// encoding/json.
+func (a *answer) appendJSON(b []byte) ([]byte, error) {
+	if a.Error != nil {
+		return a.appendError(b), nil
+	}
+	if out, ok := a.appendSuccess(b); ok {
+		return out, nil
+	}
+	j, err := a.reply().MarshalJSON()
+	return append(b, j...), err
+}
+
+// appendError appends the error form.
+func (a *answer) appendError(b []byte) []byte {
+	b = append(b, '{')
+	if a.RequestID != "" {
+		b = appendString(append(b, `"request_id":`...), a.RequestID)
+		b = append(b, ',')
+	}
+	b = appendString(append(b, `"error":{"code":`...), a.Error.Code)
+	b = appendString(append(b, `,"message":`...), a.Error.Message)
+	return append(b, "}}"...)
+}
+
+// appendSuccess appends the success form, the fields in Reply's order. It
+// reports false for a number that JSON cannot hold.
+func (a *answer) appendSuccess(b []byte) ([]byte, bool) {
+	b = appendString(append(b, `{"request_id":`...), a.RequestID)
+	b = appendString(append(b, `,"snapshot_id":`...), a.SnapshotID)
+	b = appendString(append(b, `,"model":`...), a.Model)
+	b = appendString(append(b, `,"model_version":`...), a.ModelVersion)
+	b = appendString(append(b, `,"spec_version":`...), a.SpecVersion)
+	b = appendString(append(b, `,"entity":`...), a.Entity)
+	b = appendString(append(b, `,"time":`...), a.Time)
+	b, ok := appendFloat(append(b, `,"score":`...), a.Score)
+	if !ok {
+		return b, false
+	}
+	b = strconv.AppendBool(append(b, `,"decision":`...), a.Decision)
+	b, ok = appendFeatures(append(b, `,"features":`...), a.view.Spec, a.view.Vector.Values)
+	if !ok {
+		return b, false
+	}
+	b = strconv.AppendBool(append(b, `,"empty":`...), a.Empty)
+	b = strconv.AppendUint(append(b, `,"watermark":`...), a.Watermark, 10)
+	return append(b, '}'), true
+}
+
+// appendFeatures appends the object of values that Vector.Map makes, as
+// json.Marshal writes a map: by feature name in byte order.
+func appendFeatures(b []byte, spec *feature.Spec, values []feature.Value) ([]byte, bool) {
+	var stack [32]int // room for the order of most specs without a heap slice
+	order := stack[:0]
+	for i := range min(len(spec.Features), len(values)) {
+		order = append(order, i)
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		return strings.Compare(spec.Features[i].Name, spec.Features[j].Name)
+	})
+	b = append(b, '{')
+	for k, i := range order {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendString(b, spec.Features[i].Name), ':')
+		var ok bool
+		if b, ok = appendValue(b, values[i]); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
 func failed(requestID, code, format string, args ...any) Reply {
 	return Reply{RequestID: requestID,
 		Error: &ReplyError{Code: code, Message: fmt.Sprintf(format, args...)}}
@@ -80,6 +176,18 @@ func parseRequest(payload []byte, maxSize int) (Request, *Reply) {
 			len(payload), maxSize)
 		return Request{}, &r
 	}
+	req, ok := parsePlainRequest(payload)
+	if !ok {
+		var bad *Reply
+		if req, bad = parseAnyRequest(payload); bad != nil {
+			return Request{}, bad
+		}
+	}
+	return checkRequest(req)
+}
+
+// parseAnyRequest decodes a request payload in any form JSON allows.
+func parseAnyRequest(payload []byte) (Request, *Reply) {
 	var req Request
 	if err := json.Unmarshal(payload, &req); err != nil {
 		var te *json.UnmarshalTypeError
@@ -94,6 +202,11 @@ func parseRequest(payload []byte, maxSize int) (Request, *Reply) {
 		r := failed("", CodeBadRequest, "request is not a JSON object: %v", err)
 		return Request{}, &r
 	}
+	return req, nil
+}
+
+// checkRequest checks the fields of a decoded request.
+func checkRequest(req Request) (Request, *Reply) {
 	var msg string
 	switch {
 	case len(req.RequestID) > ledger.MaxKeyField:
