@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -19,14 +20,16 @@ type entityEvents struct {
 
 // All computes the vector as of at of every entity in the ledger, on view
 // (with watermark w for the watermark view), calling fn once per entity. It
-// reads the entity index once. Where the ledger's tables let it split the
-// index (EntitySplits), one goroutine per core reads and folds a part, so
-// entities reach fn in no particular order across parts. fn is called from
-// one goroutine at a time; the first error it returns stops every part and
-// is returned. Memory holds one entity's events per part.
+// reads the entity index once, cut into parts of about equal size
+// (EntitySplits), a few per core: one goroutine per core takes part after
+// part, so entities reach fn in no particular order across parts. fn is
+// called from one goroutine at a time; the first error it returns stops
+// every part and is returned. Memory holds one entity's events per
+// goroutine.
 func (r *Replayer) All(at time.Time, view View, w uint64, fn func(entity string,
 	v feature.Vector) error) error {
-	splits, err := r.l.EntitySplits(runtime.GOMAXPROCS(0))
+	workers := runtime.GOMAXPROCS(0)
+	splits, err := r.l.EntitySplits(partsPerWorker * workers)
 	if err != nil {
 		return fmt.Errorf("replay all: %w", err)
 	}
@@ -43,13 +46,25 @@ func (r *Replayer) All(at time.Time, view View, w uint64, fn func(entity string,
 		return failed
 	}
 	bounds := append(append([]string{""}, splits...), "")
+	var next atomic.Int32 // the next part to take
 	var g errgroup.Group
-	for i := 0; i+1 < len(bounds); i++ {
-		from, to := bounds[i], bounds[i+1]
-		g.Go(func() error { return r.allPart(at, view, w, from, to, locked) })
+	for range min(workers, len(bounds)-1) {
+		g.Go(func() error {
+			for i := int(next.Add(1)) - 1; i+1 < len(bounds); i = int(next.Add(1)) - 1 {
+				if err := r.allPart(at, view, w, bounds[i], bounds[i+1], locked); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	return g.Wait()
 }
+
+// partsPerWorker is how many parts All cuts the index into per goroutine:
+// parts of equal size on disk take unequal time, and a goroutine that
+// finishes early takes another rather than idling.
+const partsPerWorker = 4
 
 // allPart reads and folds the entities in [from, to) on one goroutine.
 func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
