@@ -98,7 +98,8 @@
 // An EntityReader scans the entity index through a Projection: the event
 // types and field names a reader wants. An entry of another type is passed
 // over once its type is read, before its id is copied or its fields
-// decoded; fields of other names are skipped by their length. A replay of
+// decoded; fields of other names are skipped by their length, and so is the
+// stream name unless asked for. A replay of
 // one spec reads only what its features use this way. Parts of an entry a
 // projection skips are not checked for damage; Verify reads everything.
 //

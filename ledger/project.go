@@ -24,6 +24,10 @@ type Projection struct {
 	// stored field of its name, or null when the event has none.
 	Fields []string
 
+	// Stream asks for each event's broker stream name; without it Stream
+	// is left empty.
+	Stream bool
+
 	// Reuse lets a scan decode each event's fields into the memory of the
 	// previous event's: an event's Fields are then valid only until the
 	// scan yields the next one. For readers that copy what they keep.
@@ -35,12 +39,13 @@ type projection struct {
 	types     []string
 	fields    []string
 	allFields bool
+	stream    bool
 	reuse     bool
 }
 
 func (p Projection) compile() *projection {
 	return &projection{types: slices.Clone(p.Types), fields: slices.Clone(p.Fields),
-		allFields: p.Fields == nil, reuse: p.Reuse}
+		allFields: p.Fields == nil, stream: p.Stream, reuse: p.Reuse}
 }
 
 // typ returns the wanted type spelled b, if b is one.

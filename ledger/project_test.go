@@ -44,6 +44,9 @@ func project(e Event, p Projection) *Event {
 	if len(p.Types) > 0 && !slices.Contains(p.Types, e.Type) {
 		return nil
 	}
+	if !p.Stream {
+		e.Stream = ""
+	}
 	if p.Fields != nil {
 		var fs []Field
 		for _, name := range p.Fields {
@@ -70,6 +73,7 @@ func TestEntityReaderProjects(t *testing.T) {
 		{Fields: []string{}},
 		{Types: []string{"login"}, Fields: []string{"ok", "missing"}},
 		{Types: []string{"payment"}, Fields: []string{"merchant", "amount"}, Reuse: true},
+		{Types: []string{"payment", "login"}, Stream: true},
 		{Types: []string{"nothing"}},
 	}
 	for i, p := range cases {

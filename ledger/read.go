@@ -450,7 +450,11 @@ func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection) (Ev
 	e.Hash = d.uint64("hash")
 	e.Arrival = d.time("arrival")
 	e.BrokerSeq = d.uvarint("broker sequence")
-	e.Stream = d.name("stream")
+	if p == nil || p.stream {
+		e.Stream = d.name("stream")
+	} else {
+		d.bytes("stream")
+	}
 	id := d.bytes("id")
 	typ := d.bytes("type")
 	if p == nil || len(p.types) == 0 {

@@ -74,6 +74,9 @@ func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
 		conv  converter
 		lo    = r.windowStart(at)
 		state = feature.NewState(r.spec)
+		// One cursor serves every entity: it starts over when the state
+		// changes.
+		cursor = state.Cursor()
 	)
 	flush := func() error {
 		if cur.entity == "" {
@@ -83,7 +86,7 @@ func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
 		state.ApplyUnique(cur.events) // the ledger holds each event once
 		cur.events = cur.events[:0]
 		conv.Reset()
-		return fn(cur.entity, state.Vector(at))
+		return fn(cur.entity, cursor.At(at))
 	}
 	for ie, err := range r.folded.EventsIn(from, to) {
 		if err != nil {

@@ -90,8 +90,8 @@ type Replayer struct {
 	// kept reads the same, for scans that keep the events they read.
 	kept ledger.EntityReader
 
-	// states holds *feature.State of the spec for point replays.
-	states sync.Pool
+	// folds holds the *fold of point replays.
+	folds sync.Pool
 }
 
 // New returns a replayer of spec over l.
@@ -100,7 +100,10 @@ func New(l *ledger.Ledger, spec *feature.Spec) *Replayer {
 	r := &Replayer{l: l, spec: spec, kept: l.EntityReader(p)}
 	p.Reuse = true
 	r.folded = l.EntityReader(p)
-	r.states.New = func() any { return feature.NewState(spec) }
+	r.folds.New = func() any {
+		s := feature.NewState(spec)
+		return &fold{state: s, cursor: s.Cursor()}
+	}
 	return r
 }
 
@@ -161,15 +164,22 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 	// The ledger holds each event once, so every relevant event of the view
 	// is in the input set, and no duplicate check is needed. The scan stops
 	// at q.At, so the state holds no later event.
-	state := r.states.Get().(*feature.State)
-	state.Reset()
-	state.ApplyUnique(events)
-	v := state.Vector(q.At)
-	state.Reset() // drop references to the events before the state is reused
-	r.states.Put(state)
+	f := r.folds.Get().(*fold)
+	f.state.Reset()
+	f.state.ApplyUnique(events)
+	v := f.cursor.At(q.At) // the cursor starts over on the changed state
+	f.state.Reset()        // drop references to the events before the state is reused
+	r.folds.Put(f)
 	clear(events)
 	buf.events = events[:0]
 	return v, used, nil
+}
+
+// fold is a State and its cursor, reused from point replay to point
+// replay.
+type fold struct {
+	state  *feature.State
+	cursor *feature.Cursor
 }
 
 // pointBuf is what one point replay gathers events in; Compute copies what
