@@ -121,32 +121,80 @@ func (s *State) ensureKeys() {
 // up to upTo: the kept one is the earliest. With dedup false it trusts the
 // keys to be distinct and leaves the key index alone.
 func (s *State) load(events []Event, upTo int64, dedup bool) int {
-	before := len(s.es)
-	s.es = slices.Grow(s.es, len(events))
-	// One block holds the field values of every new entry. No entry
-	// refers to the last one once the state is empty, so it is reused.
-	var block []Value
-	if n := len(s.spec.slots); n > 0 {
-		if before == 0 && cap(s.block) >= n*len(events) {
-			block = s.block[:0]
-		} else {
-			block = make([]Value, 0, n*len(events))
-		}
-	}
+	ld := s.loader(len(events))
 	for i := range events {
-		e := &events[i]
-		typ, ok := s.spec.types[e.Type]
-		t := unixNanos(e.Time)
-		if ok && t <= upTo {
-			en := s.entryOf(e, typ, t, e.Key(), block[len(block):len(block):cap(block)])
-			if len(block)+len(en.vals) <= cap(block) {
-				block = block[:len(block)+len(en.vals)]
-			}
-			s.es = append(s.es, en)
+		if t := unixNanos(events[i].Time); t <= upTo {
+			ld.add(&events[i], t)
 		}
 	}
+	return ld.done(dedup)
+}
+
+// Loader adds events to a State one at a time, as ApplyUnique adds a slice
+// of them: for a reader that produces an entity's events one by one and
+// reuses each one's memory for the next, such as a scan of the ledger. Add
+// copies what the fold needs of an event. The State must not be used
+// between Loader and Done, and the events' keys must be distinct from each
+// other and from those held, as for ApplyUnique.
+type Loader struct {
+	s      *State
+	before int     // entries held before the load
+	block  []Value // where the new entries' values go
+}
+
+// Loader starts adding events to s.
+func (s *State) Loader() Loader { return s.loader(0) }
+
+// Add adds e, when some feature reads its type.
+func (ld *Loader) Add(e *Event) { ld.add(e, unixNanos(e.Time)) }
+
+// Done ends the load and returns how many events were added.
+func (ld *Loader) Done() int {
+	n := ld.done(false)
+	ld.s.keysStale = n > 0 || ld.s.keysStale
+	return n
+}
+
+// loader starts a load of about n events.
+func (s *State) loader(n int) Loader {
+	ld := Loader{s: s, before: len(s.es)}
+	s.es = slices.Grow(s.es, n)
+	// The block holds the field values of the new entries. No entry refers
+	// to the last one once the state is empty, so it is reused then.
+	if slots := len(s.spec.slots); slots > 0 {
+		if ld.before == 0 && cap(s.block) >= slots*max(n, 1) {
+			ld.block = s.block[:0]
+		} else {
+			ld.block = make([]Value, 0, slots*max(n, 64))
+		}
+	}
+	return ld
+}
+
+// add adds e, whose event time is t in Unix nanoseconds, when some
+// feature reads its type.
+func (ld *Loader) add(e *Event, t int64) {
+	s := ld.s
+	typ, ok := s.spec.types[e.Type]
+	if !ok {
+		return
+	}
+	n := len(s.spec.slots)
+	if cap(ld.block)-len(ld.block) < n {
+		// A new block: the entries made so far keep the old one.
+		ld.block = make([]Value, 0, max(2*cap(ld.block), 64*n))
+	}
+	en := s.entryOf(e, typ, t, e.Key(), ld.block[len(ld.block):len(ld.block):cap(ld.block)])
+	ld.block = ld.block[:len(ld.block)+len(en.vals)]
+	s.es = append(s.es, en)
+}
+
+// done sorts the added entries into place and, with dedup, keeps the
+// first event of each key.
+func (ld *Loader) done(dedup bool) int {
+	s, before := ld.s, ld.before
 	if before == 0 {
-		s.block = block
+		s.block = ld.block
 	}
 	if len(s.es) == before {
 		return 0

@@ -28,15 +28,34 @@ func TestApplyUniqueMatchesApplyAll(t *testing.T) {
 			Fields: []Field{{"amount", Number(float64(rng.IntN(1000)) / 8)}, {"merchant",
 				String(fmt.Sprint("m", i%9))}}})
 	}
-	a, b := NewState(spec), NewState(spec)
+	a, b, c := NewState(spec), NewState(spec), NewState(spec)
 	a.ApplyAll(events)
 	b.ApplyUnique(events)
+	// A Loader fed from one reused event, as a scan of the ledger feeds it.
+	c.ApplyUnique(events[:100])
+	ld := c.Loader()
+	var scratch Event
+	for _, e := range events[100:] {
+		scratch = e
+		scratch.Fields = append(scratch.Fields[:0:0], e.Fields...)
+		ld.Add(&scratch)
+		clear(scratch.Fields)
+	}
+	if n := ld.Done(); n != 400 {
+		t.Fatalf("the loader added %d events, want 400", n)
+	}
 	for _, m := range []int{0, 30, 60, 119, 121} {
 		at := t0.Add(time.Duration(m) * time.Minute)
-		va, vb := a.Vector(at), b.Vector(at)
+		va, vb, vc := a.Vector(at), b.Vector(at), c.Vector(at)
 		if len(va.Equal(vb, 0)) > 0 || va.Count != vb.Count || va.Digest != vb.Digest {
 			t.Fatalf("at %v: ApplyAll %v, ApplyUnique %v", at, va.Map(spec), vb.Map(spec))
 		}
+		if len(va.Equal(vc, 0)) > 0 || va.Count != vc.Count || va.Digest != vc.Digest {
+			t.Fatalf("at %v: ApplyAll %v, Loader %v", at, va.Map(spec), vc.Map(spec))
+		}
+	}
+	if c.Apply(events[150]) {
+		t.Fatal("Apply after a Loader accepted a key already held")
 	}
 	if b.Apply(events[3]) {
 		t.Fatal("Apply after ApplyUnique accepted a key already held")

@@ -12,12 +12,6 @@ import (
 	"github.com/asofdev/asof/feature"
 )
 
-// entityEvents is one entity's events of a view.
-type entityEvents struct {
-	entity string
-	events []feature.Event
-}
-
 // All computes the vector as of at of every entity in the ledger, on view
 // (with watermark w for the watermark view), calling fn once per entity. It
 // reads the entity index once, cut into parts of about equal size
@@ -66,44 +60,46 @@ func (r *Replayer) All(at time.Time, view View, w uint64, fn func(entity string,
 // finishes early takes another rather than idling.
 const partsPerWorker = 4
 
-// allPart reads and folds the entities in [from, to) on one goroutine.
+// allPart reads and folds the entities in [from, to) on one goroutine. Each
+// event goes into the fold as it is read, so no entity's events are held
+// but in the fold's state.
 func (r *Replayer) allPart(at time.Time, view View, w uint64, from, to string,
 	fn func(string, feature.Vector) error) error {
 	var (
-		cur   entityEvents
-		conv  converter
-		lo    = r.windowStart(at)
-		state = feature.NewState(r.spec)
+		entity string // the entity being read
+		conv   converter
+		lo     = r.windowStart(at)
+		state  = feature.NewState(r.spec)
+		load   feature.Loader
 		// One cursor serves every entity: it starts over when the state
 		// changes.
 		cursor = state.Cursor()
 	)
 	flush := func() error {
-		if cur.entity == "" {
+		if entity == "" {
 			return nil
 		}
-		state.Reset()
-		state.ApplyUnique(cur.events) // the ledger holds each event once
-		cur.events = cur.events[:0]
-		conv.Reset()
-		return fn(cur.entity, cursor.At(at))
+		load.Done() // the ledger holds each event once
+		return fn(entity, cursor.At(at))
 	}
 	for ie, err := range r.folded.EventsIn(from, to) {
 		if err != nil {
 			return fmt.Errorf("replay all: %w", err)
 		}
 		e := &ie.Record
-		if e.Entity != cur.entity {
+		if e.Entity != entity {
 			if err := flush(); err != nil {
 				return err
 			}
-			cur.entity = e.Entity
+			entity = e.Entity
+			state.Reset()
+			load = state.Loader()
 		}
 		// The projected scan yields relevant events only.
 		if (!lo.IsZero() && !e.Time.After(lo)) || !Sees(e, view, at, w) {
 			continue
 		}
-		cur.events = append(cur.events, conv.Event(e))
+		load.Add(conv.Transient(e))
 	}
 	return flush()
 }

@@ -42,7 +42,26 @@ func Vector(spec *feature.Spec, v feature.Vector) []ledger.Field {
 // so that a sweep does not allocate one slice per event. The events it
 // returns share those chunks until Reset.
 type Converter struct {
-	arena []feature.Field
+	arena   []feature.Field
+	scratch feature.Event // Transient's event
+}
+
+// Transient converts e into the converter's own event, which is valid only
+// until the next call: for a reader that hands each event at once to a
+// feature.Loader, which copies what it keeps.
+func (c *Converter) Transient(e *ledger.Event) *feature.Event {
+	fe := &c.scratch
+	fe.ID, fe.Type, fe.Time, fe.Hash = e.ID, e.Type, e.Time, e.Hash
+	if cap(fe.Fields) < len(e.Fields) {
+		fe.Fields = make([]feature.Field, len(e.Fields))
+	}
+	fe.Fields = fe.Fields[:len(e.Fields)]
+	for i := range e.Fields {
+		f, g := &fe.Fields[i], &e.Fields[i]
+		f.Name = g.Name
+		f.Value = Value(g.Value)
+	}
+	return fe
 }
 
 // Event converts one ledger event into the fold's event.
