@@ -137,10 +137,13 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 	if q.At.IsZero() {
 		return feature.Vector{}, nil, errors.New("replay: zero instant")
 	}
-	buf := pointBufs.Get().(*pointBuf)
-	defer pointBufs.Put(buf)
-	events, conv := buf.events[:0], &buf.conv
-	conv.Reset()
+	// The ledger holds each event once, so every relevant event of the view
+	// is in the input set, and no duplicate check is needed. The scan stops
+	// at q.At, so the state holds no later event.
+	f := r.folds.Get().(*fold)
+	defer r.folds.Put(f)
+	f.state.Reset()
+	load := f.state.Loader()
 	var used []ledger.Indexed[ledger.Event]
 	scan := r.folded.Events(q.Entity, r.windowStart(q.At), q.At)
 	if explain {
@@ -148,48 +151,36 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 	}
 	for ie, err := range scan {
 		if err != nil {
+			load.Done()
+			f.state.Reset()
 			return feature.Vector{}, nil, fmt.Errorf("replay %s: %w", q.Entity, err)
 		}
 		// The projected scan yields relevant events only; the plain one
-		// yields every type.
-		if !Sees(&ie.Record, q.View, q.At, q.Watermark) ||
-			(explain && !r.spec.Relevant(ie.Record.Type)) {
+		// yields every type, and the loader skips those no feature reads.
+		if !Sees(&ie.Record, q.View, q.At, q.Watermark) {
 			continue
 		}
-		events = append(events, conv.Event(&ie.Record))
 		if explain {
+			if !r.spec.Relevant(ie.Record.Type) {
+				continue
+			}
 			used = append(used, ie)
 		}
+		load.Add(f.conv.Transient(&ie.Record))
 	}
-	// The ledger holds each event once, so every relevant event of the view
-	// is in the input set, and no duplicate check is needed. The scan stops
-	// at q.At, so the state holds no later event.
-	f := r.folds.Get().(*fold)
-	f.state.Reset()
-	f.state.ApplyUnique(events)
+	load.Done()
 	v := f.cursor.At(q.At) // the cursor starts over on the changed state
 	f.state.Reset()        // drop references to the events before the state is reused
-	r.folds.Put(f)
-	clear(events)
-	buf.events = events[:0]
 	return v, used, nil
 }
 
-// fold is a State and its cursor, reused from point replay to point
-// replay.
+// fold is what a point replay folds with, reused from one to the next: a
+// State, its cursor, and the converter that feeds it.
 type fold struct {
 	state  *feature.State
 	cursor *feature.Cursor
-}
-
-// pointBuf is what one point replay gathers events in; Compute copies what
-// it keeps, so the buffers are reused from query to query.
-type pointBuf struct {
-	events []feature.Event
 	conv   converter
 }
-
-var pointBufs = sync.Pool{New: func() any { return new(pointBuf) }}
 
 // windowStart returns the exclusive lower bound of the event times any
 // feature can see as of at: at minus the widest window, or zero (the start
