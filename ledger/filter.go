@@ -10,48 +10,57 @@ import "github.com/cespare/xxhash/v2"
 //
 // The filter grows in generations: when the newest one holds as many keys as
 // it was sized for, a new one four times as large is added. Each generation
-// uses 16 bits per key and 11 probes, for a false-positive rate near 0.05%
-// at capacity: a look-up in Pebble costs tens of microseconds when it has to
-// read a table's filter from disk, so the filter's 2 bytes per key pay.
+// is a blocked Bloom filter: a key sets one bit in each of the eight 32-bit
+// words of one 256-bit block, so adding or asking costs one cache miss
+// rather than one per probe. At 16 bits per key the false-positive rate is
+// about 0.15% at capacity: a look-up in Pebble costs tens of microseconds when
+// it has to read a table's filter from disk, so the filter's 2 bytes per
+// key pay.
 type keyFilter struct {
 	gens []*bloomGen
 }
 
 type bloomGen struct {
-	bits     []uint64
+	blocks   [][8]uint32
 	capacity int // keys it was sized for
 	n        int // keys added
 }
 
 const (
 	bloomBitsPerKey = 16
-	bloomProbes     = 11
 	bloomMinKeys    = 1 << 16
 )
 
+// bloomSalts spread the low half of a key's hash over a block's words:
+// word i gets the bit named by the top five bits of the half times salt i.
+var bloomSalts = [8]uint32{0xbb08d0dd, 0x7d81d545, 0x020173e1, 0x5a486531,
+	0x1534f73b, 0x3440b085, 0xc51a1991, 0x2c21a4b7}
+
 func newBloom(capacity int) *bloomGen {
-	words := (capacity*bloomBitsPerKey + 63) / 64
-	return &bloomGen{bits: make([]uint64, words), capacity: capacity}
+	blocks := max((capacity*bloomBitsPerKey+255)/256, 1)
+	return &bloomGen{blocks: make([][8]uint32, blocks), capacity: capacity}
 }
 
-// add sets the probe bits of h, derived from its two halves by double
-// hashing.
+// block returns the block of h, chosen by its high half.
+func (b *bloomGen) block(h uint64) *[8]uint32 {
+	hi := h >> 32
+	return &b.blocks[hi*uint64(len(b.blocks))>>32] // hi scaled to [0, len)
+}
+
+// add sets h's bit in each word of its block.
 func (b *bloomGen) add(h uint64) {
-	m := uint64(len(b.bits) * 64)
-	h1, h2 := h&0xffffffff, h>>32|1
-	for i := uint64(0); i < bloomProbes; i++ {
-		bit := (h1 + i*h2) % m
-		b.bits[bit/64] |= 1 << (bit % 64)
+	blk, lo := b.block(h), uint32(h)
+	for i, salt := range bloomSalts {
+		blk[i] |= 1 << (lo * salt >> 27)
 	}
 	b.n++
 }
 
+// has reports whether every bit add would set for h is set.
 func (b *bloomGen) has(h uint64) bool {
-	m := uint64(len(b.bits) * 64)
-	h1, h2 := h&0xffffffff, h>>32|1
-	for i := uint64(0); i < bloomProbes; i++ {
-		bit := (h1 + i*h2) % m
-		if b.bits[bit/64]&(1<<(bit%64)) == 0 {
+	blk, lo := b.block(h), uint32(h)
+	for i, salt := range bloomSalts {
+		if blk[i]&(1<<(lo*salt>>27)) == 0 {
 			return false
 		}
 	}
