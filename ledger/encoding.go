@@ -151,33 +151,45 @@ func (d *decoder) bytes(what string) []byte {
 // string that loses its place to another is only allocated again.
 type internTable [1024]string
 
+// fail records that the value ended too soon. Every error also empties
+// d.b, so that later reads fail without checking d.err.
 func (d *decoder) fail(what string) {
 	if d.err == nil {
 		d.err = fmt.Errorf("decode %s: %w", what, errShort)
 	}
+	d.b = nil
 }
 
 func (d *decoder) byte1(what string) byte {
-	if d.err != nil || len(d.b) < 1 {
+	b := d.b
+	if len(b) < 1 {
 		d.fail(what)
 		return 0
 	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
+	d.b = b[1:]
+	return b[0]
 }
 
 func (d *decoder) uint64(what string) uint64 {
-	if d.err != nil || len(d.b) < 8 {
+	b := d.b
+	if len(b) < 8 {
 		d.fail(what)
 		return 0
 	}
-	v := binary.BigEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
+	d.b = b[8:]
+	return binary.BigEndian.Uint64(b)
 }
 
+// uvarint reads a uvarint; most are one byte, read here without a call.
 func (d *decoder) uvarint(what string) uint64 {
+	if b := d.b; len(b) > 0 && b[0] < 0x80 {
+		d.b = b[1:]
+		return uint64(b[0])
+	}
+	return d.uvarintSlow(what)
+}
+
+func (d *decoder) uvarintSlow(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
@@ -303,6 +315,7 @@ func (d *decoder) badKind(what string, k Kind) {
 	if d.err == nil {
 		d.err = fmt.Errorf("decode %s: unknown value kind %d", what, k)
 	}
+	d.b = nil
 }
 
 // rest returns the remaining bytes, copied.
