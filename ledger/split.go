@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math/big"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -44,11 +45,16 @@ func (l *Ledger) EntitySplits(n int) ([]string, error) {
 		}
 		// The first entity starts the first part anyway; a repeated one
 		// would make an empty part.
-		if ok && entity != first && (len(out) == 0 || out[len(out)-1] != entity) {
+		if ok && entity != first {
 			out = append(out, entity)
 		}
 	}
-	return out, nil
+	// Estimates should grow with the range, which keeps the cuts in order;
+	// sorting makes sure, and a repeated cut would make an empty part.
+	slices.SortFunc(out, func(a, b string) int {
+		return bytes.Compare(entityPrefix(a), entityPrefix(b))
+	})
+	return slices.Compact(out), nil
 }
 
 // keyAtUsage bisects [lo, hi) for a key k such that the tables' data in
