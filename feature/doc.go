@@ -116,11 +116,15 @@
 // event in each feature's window; the input set costs a search, thanks to
 // running sums of hashes. VectorsAt and Cursor sweep non-decreasing instants,
 // each event entering and leaving each window once. Prune drops events that
-// no later window can hold, for long-running online states.
+// no later window can hold, for long-running online states. ApplyAll loads
+// many events with one sort; ApplyUnique and a Loader (one event at a time,
+// for a reader that reuses each event's memory) do the same for events
+// known to be distinct, such as an entity's events read from the ledger,
+// and skip the duplicate check.
 //
 // # Concurrency
 //
-// A Spec is safe for concurrent use. A State is not: Apply, ApplyAll and
-// Prune need exclusive access, while Vector and VectorsAt only read it and
+// A Spec is safe for concurrent use. A State is not: Apply, ApplyAll,
+// ApplyUnique, a Loader and Prune need exclusive access, while Vector and VectorsAt only read it and
 // may run together. A Cursor belongs to one goroutine.
 package feature
