@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 )
 
 // Record kinds, the first byte of every log value.
@@ -84,6 +85,34 @@ type decoder struct {
 	// scratch holds the fields of the last event of a scan whose projection
 	// reuses memory.
 	scratch []Field
+
+	// ids is where a scan copies the ids of events.
+	ids stringArena
+}
+
+// stringArena copies strings into shared chunks, so that a scan allocates
+// one chunk for many short strings, such as event ids, rather than one
+// each. A chunk's bytes are written once, before any string made of them is
+// handed out, and never again, so the strings are as immutable as any; a
+// chunk lives as long as one of its strings does.
+type stringArena struct {
+	buf []byte
+}
+
+// copy returns b as a string in the arena.
+func (a *stringArena) copy(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > 256 {
+		return string(b) // too large to share a chunk with others
+	}
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, 8192)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
 }
 
 // fieldSlice returns a slice of n fields: from the projection's scratch

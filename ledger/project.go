@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"encoding/binary"
 	"iter"
+	"math"
 	"slices"
 	"time"
 )
@@ -100,4 +102,100 @@ func (r EntityReader) EventsInWindow(from, to string,
 	window EntityWindow) iter.Seq2[Indexed[Event], error] {
 	lo, hi := entityRange(from, to)
 	return r.l.entityIterWindow(lo, hi, window, r.p)
+}
+
+// decodeProjected is the common case of decodeEntityValue for a projected
+// scan, in one pass over the value with few calls: every string length and
+// the field count fit in one byte, and every value kind is known. For
+// anything else it reports done false, and decodeEntityValue, which sets
+// everything again, reads the value and reports any damage. keep is false
+// for an entry of a type p does not want.
+func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done bool) {
+	if len(v) < 17 || p.allFields {
+		return false, false
+	}
+	seq, n := binary.Uvarint(v[16:])
+	if n <= 0 {
+		return false, false
+	}
+	b := v[16+n:]
+	// str cuts a string of a one-byte length off the front of b.
+	str := func() ([]byte, bool) {
+		if len(b) == 0 || b[0] >= 0x80 || int(b[0]) >= len(b) {
+			return nil, false
+		}
+		s := b[1 : 1+b[0]]
+		b = b[1+b[0]:]
+		return s, true
+	}
+	stream, ok1 := str()
+	id, ok2 := str()
+	typ, ok3 := str()
+	if !ok1 || !ok2 || !ok3 || len(b) == 0 || b[0] >= 0x80 {
+		return false, false
+	}
+	if len(p.types) == 0 {
+		e.Type = d.intern(typ)
+	} else if e.Type, keep = p.typ(typ); !keep {
+		return false, true
+	}
+	count := int(b[0])
+	b = b[1:]
+	var fs []Field
+	if len(p.fields) > 0 {
+		fs = d.fieldSlice(len(p.fields), p)
+		for j, name := range p.fields {
+			fs[j] = Field{Name: name}
+		}
+	}
+	var set uint64 // bit j: fs[j] holds a stored field (the first 64)
+	for range count {
+		name, ok := str()
+		if !ok || len(b) == 0 {
+			return false, false
+		}
+		val := Value{Kind: Kind(b[0])}
+		b = b[1:]
+		switch val.Kind {
+		case KindNull:
+		case KindNumber:
+			if len(b) < 8 {
+				return false, false
+			}
+			val.Num = math.Float64frombits(binary.BigEndian.Uint64(b))
+			b = b[8:]
+		case KindString:
+			s, ok := str()
+			if !ok {
+				return false, false
+			}
+			val.Str = d.intern(s)
+		case KindBool:
+			if len(b) == 0 {
+				return false, false
+			}
+			val.Bool = b[0] == 1
+			b = b[1:]
+		default:
+			return false, false
+		}
+		if j := p.field(name); j >= 0 && (j >= 64 || set&(1<<j) == 0) {
+			if j < 64 {
+				set |= 1 << j
+			}
+			fs[j].Value = val
+		}
+	}
+	if len(b) != 0 {
+		return false, false // trailing bytes, which decodeEntityValue reports
+	}
+	e.Hash = binary.BigEndian.Uint64(v)
+	e.Arrival = bitsTime(binary.BigEndian.Uint64(v[8:]))
+	e.BrokerSeq = seq
+	if p.stream {
+		e.Stream = d.intern(stream)
+	}
+	e.ID = d.ids.copy(id)
+	e.Fields = fs
+	return true, true
 }

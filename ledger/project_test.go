@@ -3,8 +3,10 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -173,4 +175,89 @@ func TestEntityReaderReportsDamage(t *testing.T) {
 		return
 	}
 	t.Fatal("a damaged entry was read without an error")
+}
+
+// projections are those the decoding tests read values through.
+var projections = []Projection{
+	{Types: []string{"payment"}, Fields: []string{"amount", "merchant"}},
+	{Types: []string{"login", "payment"}, Fields: []string{"ok"}, Stream: true},
+	{Fields: []string{"merchant", "x"}, Reuse: true},
+	{Types: []string{"payment"}, Fields: []string{}},
+}
+
+// decodeBoth reads v through p with the one-pass decoder and with the
+// general one. When the one-pass decoder takes the value, both must agree.
+func decodeBoth(t *testing.T, v []byte, p Projection) {
+	t.Helper()
+	cp := p.compile()
+	fast, slow := Event{}, Event{}
+	keepFast, done := decodeProjected(v, cp, &decoder{names: new(internTable)}, &fast)
+	keepSlow, err := decodeEntityValue(v, &decoder{names: new(internTable)}, &slow, cp)
+	if !done {
+		return
+	}
+	if err != nil {
+		t.Fatalf("projection %+v: the one-pass decoder took a value the general one "+
+			"refuses (%v): %x", p, err, v)
+	}
+	fast.Fields, slow.Fields = slices.Clone(fast.Fields), slices.Clone(slow.Fields)
+	if keepFast != keepSlow || (keepFast && !reflect.DeepEqual(fast, slow)) {
+		t.Fatalf("projection %+v: one-pass %v %+v, general %v %+v", p, keepFast, fast,
+			keepSlow, slow)
+	}
+}
+
+func TestDecodeProjectedAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	str := func() string {
+		n := rng.IntN(12)
+		if rng.IntN(20) == 0 {
+			n = 120 + rng.IntN(40) // past a one-byte length now and then
+		}
+		return strings.Repeat("m", n)
+	}
+	names := []string{"amount", "merchant", "ok", "x", "other"}
+	taken := 0
+	for i := range 5000 {
+		e := Event{ID: fmt.Sprint("e", i), Stream: "EVENTS", Hash: rng.Uint64(),
+			Arrival: t0.Add(time.Duration(rng.Int64N(1e12))), BrokerSeq: rng.Uint64N(1 << 40),
+			Type: []string{"payment", "login", "chargeback"}[rng.IntN(3)]}
+		if rng.IntN(10) == 0 {
+			e.ID = ""
+		}
+		for range rng.IntN(5) {
+			f := Field{Name: names[rng.IntN(len(names))]}
+			switch rng.IntN(4) {
+			case 1:
+				f.Value = Value{Kind: KindNumber, Num: rng.NormFloat64()}
+			case 2:
+				f.Value = Value{Kind: KindString, Str: str()}
+			case 3:
+				f.Value = Value{Kind: KindBool, Bool: rng.IntN(2) == 0}
+			}
+			e.Fields = append(e.Fields, f)
+		}
+		v := appendEntityValue(nil, &e)
+		for _, p := range projections {
+			decodeBoth(t, v, p)
+			if _, done := decodeProjected(v, p.compile(), &decoder{}, &Event{}); done {
+				taken++
+			}
+		}
+	}
+	// Most values have short strings: the one-pass decoder takes them.
+	if taken < 5000*len(projections)*3/4 {
+		t.Fatalf("the one-pass decoder took %d of %d values", taken, 5000*len(projections))
+	}
+}
+
+func FuzzDecodeProjected(f *testing.F) {
+	for _, e := range projectTestEvents()[:8] {
+		f.Add(appendEntityValue(nil, &e))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		for _, p := range projections {
+			decodeBoth(t, v, p)
+		}
+	})
 }

@@ -444,9 +444,26 @@ func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection) (Ev
 	if string(eb) != *prev {
 		*prev = string(eb)
 	}
-	entity := *prev
+	e := Event{Entity: *prev, Time: t}
+	if p != nil {
+		if keep, done := decodeProjected(v, p, d, &e); done {
+			return e, seq, keep, nil
+		}
+		e = Event{Entity: *prev, Time: t}
+	}
+	keep, err := decodeEntityValue(v, d, &e, p)
+	if err != nil {
+		return e, seq, false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
+			Msg: "entity index value: " + err.Error()}
+	}
+	return e, seq, keep, nil
+}
+
+// decodeEntityValue reads an entity index value into e, as much of it as p
+// asks for (all of it when p is nil), and reports false for an entry of a
+// type p does not want.
+func decodeEntityValue(v []byte, d *decoder, e *Event, p *projection) (bool, error) {
 	d.b, d.err = v, nil
-	e := Event{Entity: entity, Time: t}
 	e.Hash = d.uint64("hash")
 	e.Arrival = d.time("arrival")
 	e.BrokerSeq = d.uvarint("broker sequence")
@@ -459,21 +476,17 @@ func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection) (Ev
 	typ := d.bytes("type")
 	if p == nil || len(p.types) == 0 {
 		e.Type = d.intern(typ)
-	} else if e.Type, ok = p.typ(typ); !ok && d.err == nil {
-		return e, seq, false, nil
+	} else if t, ok := p.typ(typ); !ok && d.err == nil {
+		return false, nil
+	} else {
+		e.Type = t
 	}
-	if len(id) > 0 {
-		e.ID = string(id)
-	}
+	e.ID = d.ids.copy(id)
 	e.Fields = d.projectFields("fields", p)
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing bytes")
 	}
-	if d.err != nil {
-		return e, seq, false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
-			Msg: "entity index value: " + d.err.Error()}
-	}
-	return e, seq, true, nil
+	return d.err == nil, d.err
 }
 
 // Snapshots iterates the snapshots of model with request time in [from, to),
