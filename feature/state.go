@@ -140,6 +140,12 @@ type Loader struct {
 	s      *State
 	before int     // entries held before the load
 	block  []Value // where the new entries' values go
+
+	// lastType and lastTyp are the type of the last event added and its
+	// index: an entity's events tend to repeat types, and a comparison is
+	// cheaper than a map look-up.
+	lastType string
+	lastTyp  int
 }
 
 // Loader starts adding events to s.
@@ -175,9 +181,13 @@ func (s *State) loader(n int) Loader {
 // feature reads its type.
 func (ld *Loader) add(e *Event, t int64) {
 	s := ld.s
-	typ, ok := s.spec.types[e.Type]
-	if !ok {
-		return
+	typ := ld.lastTyp
+	if e.Type != ld.lastType || ld.lastType == "" {
+		var ok bool
+		if typ, ok = s.spec.types[e.Type]; !ok {
+			return
+		}
+		ld.lastType, ld.lastTyp = e.Type, typ
 	}
 	n := len(s.spec.slots)
 	if cap(ld.block)-len(ld.block) < n {
