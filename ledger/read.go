@@ -202,8 +202,9 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 // with the strings earlier scans interned (types, streams, field names and
 // common values) instead of allocating them again: a point replay is a
 // short scan, and most of its strings repeat from one to the next. The
-// interned strings are immutable and safe to share; the field arena is
-// not, and each scan gets a new one.
+// interned strings are immutable and safe to share, and so are the ids
+// cut from the decoder's chunks, whose bytes are never written twice; the
+// field arena is not, and each scan gets a new one.
 var scanDecoders = sync.Pool{New: func() any {
 	return &decoder{names: new(internTable)}
 }}
