@@ -310,10 +310,18 @@ func Compare(a, b []Result) (int, string) {
 }
 
 // PeakHeap samples the bytes of live and not yet swept heap objects until
-// stop is called, and returns the largest value seen. It reads
+// stop is called, and returns the largest value seen and the first, taken
+// when PeakHeap is called: what the process held before. It reads
 // runtime/metrics, which does not stop the world as ReadMemStats does.
-func PeakHeap() (stop func() uint64) {
+func PeakHeap() (stop func() (peak, before uint64)) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	first := read()
 	var peak atomic.Uint64
+	peak.Store(first)
 	done := make(chan struct{})
 	go func() {
 		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
@@ -331,5 +339,5 @@ func PeakHeap() (stop func() uint64) {
 			}
 		}
 	}()
-	return func() uint64 { close(done); return peak.Load() }
+	return func() (uint64, uint64) { close(done); return peak.Load(), first }
 }
