@@ -146,6 +146,10 @@ type Loader struct {
 	// cheaper than a map look-up.
 	lastType string
 	lastTyp  int
+
+	// sorted is whether the entries are still in canonical order: a reader
+	// of the ledger adds them in event time order, and then needs no sort.
+	sorted bool
 }
 
 // Loader starts adding events to s.
@@ -163,7 +167,7 @@ func (ld *Loader) Done() int {
 
 // loader starts a load of about n events.
 func (s *State) loader(n int) Loader {
-	ld := Loader{s: s, before: len(s.es)}
+	ld := Loader{s: s, before: len(s.es), sorted: true}
 	s.es = slices.Grow(s.es, n)
 	// The block holds the field values of the new entries. No entry refers
 	// to the last one once the state is empty, so it is reused then.
@@ -196,6 +200,9 @@ func (ld *Loader) add(e *Event, t int64) {
 	}
 	en := s.entryOf(e, typ, t, e.Key(), ld.block[len(ld.block):len(ld.block):cap(ld.block)])
 	ld.block = ld.block[:len(ld.block)+len(en.vals)]
+	if n := len(s.es); ld.sorted && n > 0 && compareEntries(&s.es[n-1], &en) > 0 {
+		ld.sorted = false
+	}
 	s.es = append(s.es, en)
 }
 
@@ -209,7 +216,9 @@ func (ld *Loader) done(dedup bool) int {
 	if len(s.es) == before {
 		return 0
 	}
-	slices.SortFunc(s.es, func(a, b entry) int { return compareEntries(&a, &b) })
+	if !ld.sorted {
+		slices.SortFunc(s.es, func(a, b entry) int { return compareEntries(&a, &b) })
+	}
 	if !dedup {
 		s.rebuildSums()
 		s.gen++

@@ -401,7 +401,8 @@ func (l *Ledger) entityIterWindow(lo, hi []byte, window EntityWindow,
 	return func(yield func(Indexed[Event], error) bool) {
 		d := scanDecoder()
 		defer putScanDecoder(d)
-		var entity string // the previous key's entity, reused while it repeats
+		var entity string     // the previous key's entity, reused while it repeats
+		var ie Indexed[Event] // the entry being decoded
 		var (
 			wanted string // the entity window was last asked about
 			filter spanFilter
@@ -420,44 +421,44 @@ func (l *Ledger) entityIterWindow(lo, hi []byte, window EntityWindow,
 					}
 				}
 			}
-			e, seq, ok, err := decodeEntityEntry(k, v, d, &entity, p)
+			ok, err := decodeEntityEntry(k, v, d, &entity, p, &ie)
 			if err != nil || !ok {
 				return err == nil, err
 			}
-			return yield(Indexed[Event]{Seq: seq, Record: e}, nil), nil
+			return yield(ie, nil), nil
 		}, yield)
 	}
 }
 
 // decodeEntityEntry rebuilds an event, less its payload, from an entity
-// index entry, as much of it as p asks for (all of it when p is nil). It
-// returns false for an entry of a type p does not want.
+// index entry into ie, as much of it as p asks for (all of it when p is
+// nil). It returns false for an entry of a type p does not want.
 //
 // prev holds the entity of the previous entry; it is reused when the entity
 // repeats and replaced when it changes.
-func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection) (Event, uint64,
-	bool, error) {
+func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection,
+	ie *Indexed[Event]) (bool, error) {
 	eb, t, seq, ok := splitKeyTimeSeq(k)
 	if !ok {
-		return Event{}, 0, false, &CorruptionError{Kind: "key", Key: clone(k),
+		return false, &CorruptionError{Kind: "key", Key: clone(k),
 			Msg: "malformed entity index key"}
 	}
 	if string(eb) != *prev {
 		*prev = string(eb)
 	}
-	e := Event{Entity: *prev, Time: t}
+	ie.Seq, ie.Record = seq, Event{Entity: *prev, Time: t}
 	if p != nil {
-		if keep, done := decodeProjected(v, p, d, &e); done {
-			return e, seq, keep, nil
+		if keep, done := decodeProjected(v, p, d, &ie.Record); done {
+			return keep, nil
 		}
-		e = Event{Entity: *prev, Time: t}
+		ie.Record = Event{Entity: *prev, Time: t}
 	}
-	keep, err := decodeEntityValue(v, d, &e, p)
+	keep, err := decodeEntityValue(v, d, &ie.Record, p)
 	if err != nil {
-		return e, seq, false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
+		return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
 			Msg: "entity index value: " + err.Error()}
 	}
-	return e, seq, keep, nil
+	return keep, nil
 }
 
 // decodeEntityValue reads an entity index value into e, as much of it as p
