@@ -125,6 +125,7 @@
 // # Concurrency
 //
 // A Spec is safe for concurrent use. A State is not: Apply, ApplyAll,
-// ApplyUnique, a Loader and Prune need exclusive access, while Vector and VectorsAt only read it and
-// may run together. A Cursor belongs to one goroutine.
+// ApplyUnique, a Loader and Prune need exclusive access, while Vector and
+// VectorsAt only read it and may run together. A Cursor belongs to one
+// goroutine.
 package feature

@@ -285,19 +285,13 @@ func (d *decoder) denseFields(what string, n int, p *projection) []Field {
 		}
 		return nil
 	}
-	fs := d.fieldSlice(len(p.fields), p)
-	for j, name := range p.fields {
-		fs[j] = Field{Name: name}
-	}
-	var set uint64 // bit j: fs[j] holds a stored field (the first 64)
+	fs := d.nullFields(p)
+	var set uint64 // see claim
 	for range n {
 		j := p.field(d.bytes(what))
-		if j < 0 || (j < 64 && set&(1<<j) != 0) {
+		if !claim(&set, j) {
 			d.skipValue(what)
 			continue
-		}
-		if j < 64 {
-			set |= 1 << j
 		}
 		d.valueInto(what, &fs[j].Value)
 	}

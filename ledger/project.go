@@ -70,11 +70,39 @@ func (p *projection) field(b []byte) int {
 	return -1
 }
 
+// nullFields returns p's fields, in p's order, all null, for a projected
+// decoder to fill.
+func (d *decoder) nullFields(p *projection) []Field {
+	fs := d.fieldSlice(len(p.fields), p)
+	for j, name := range p.fields {
+		fs[j] = Field{Name: name}
+	}
+	return fs
+}
+
+// claim reports whether a stored field that is p.fields[j] (j -1 for none
+// of them) is the one to keep, and marks it kept: the first of its name
+// wins. set records the first 64 fields kept; beyond those every field is
+// kept and a later one overwrites.
+func claim(set *uint64, j int) bool {
+	switch {
+	case j < 0:
+		return false
+	case j >= 64:
+		return true
+	case *set&(1<<j) != 0:
+		return false
+	}
+	*set |= 1 << j
+	return true
+}
+
 // EntityReader reads the entity index through a projection. It is safe
-// for concurrent use, like the ledger.
+// for concurrent use, like the ledger. The Ledger's own entity scans are
+// those of a reader without a projection, which decodes everything.
 type EntityReader struct {
 	l *Ledger
-	p *projection
+	p *projection // nil: everything
 }
 
 // EntityReader returns a reader of the entity index that decodes what p
@@ -143,12 +171,9 @@ func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done 
 	b = b[1:]
 	var fs []Field
 	if len(p.fields) > 0 {
-		fs = d.fieldSlice(len(p.fields), p)
-		for j, name := range p.fields {
-			fs[j] = Field{Name: name}
-		}
+		fs = d.nullFields(p)
 	}
-	var set uint64 // bit j: fs[j] holds a stored field (the first 64)
+	var set uint64 // see claim
 	for range count {
 		name, ok := str()
 		if !ok || len(b) == 0 {
@@ -179,10 +204,7 @@ func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done 
 		default:
 			return false, false
 		}
-		if j := p.field(name); j >= 0 && (j >= 64 || set&(1<<j) == 0) {
-			if j < 64 {
-				set |= 1 << j
-			}
+		if j := p.field(name); claim(&set, j) {
 			fs[j].Value = val
 		}
 	}

@@ -54,7 +54,8 @@ func project(e Event, p Projection) *Event {
 		var fs []Field
 		for _, name := range p.Fields {
 			f := Field{Name: name}
-			if i := slices.IndexFunc(e.Fields, func(g Field) bool { return g.Name == name }); i >= 0 {
+			named := func(g Field) bool { return g.Name == name }
+			if i := slices.IndexFunc(e.Fields, named); i >= 0 {
 				f = e.Fields[i]
 			}
 			fs = append(fs, f)

@@ -279,8 +279,7 @@ func (l *Ledger) iterate(lo, hi []byte, fn func(k, v []byte) (bool, error),
 // leaves that side open. The events carry everything but the payload.
 func (l *Ledger) EntityEvents(entity string, after, until time.Time) iter.Seq2[Indexed[Event],
 	error] {
-	lo, hi := entityBounds(entity, after, until)
-	return l.entityIter(lo, hi)
+	return EntityReader{l: l}.Events(entity, after, until)
 }
 
 // entityBounds returns the keys that bound entity's events with event time
@@ -313,7 +312,7 @@ func entityRange(from, to string) (lo, hi []byte) {
 // AllEntityEvents iterates the whole entity index: entity after entity, each
 // one's events ordered by event time. Sweeps over every entity use it.
 func (l *Ledger) AllEntityEvents() iter.Seq2[Indexed[Event], error] {
-	return l.entityIter([]byte{prefixEntity}, []byte{prefixEntity + 1})
+	return EntityReader{l: l}.EventsIn("", "")
 }
 
 // Span is an interval of event time, (After, Until]; a zero bound leaves
@@ -334,12 +333,7 @@ type EntityWindow func(entity string) []Span
 // called once per entity, when the scan reaches it.
 func (l *Ledger) EntityEventsInWindow(from, to string,
 	window EntityWindow) iter.Seq2[Indexed[Event], error] {
-	lo, hi := entityRange(from, to)
-	return l.entityIterWindow(lo, hi, window, nil)
-}
-
-func (l *Ledger) entityIter(lo, hi []byte) iter.Seq2[Indexed[Event], error] {
-	return l.entityIterWindow(lo, hi, nil, nil)
+	return EntityReader{l: l}.EventsInWindow(from, to, window)
 }
 
 // spanFilter walks one entity's spans as the scan's event times rise.

@@ -119,8 +119,7 @@ func (l *Ledger) entityFrom(k, hi []byte) (string, bool, error) {
 // entity in index order, each one's events by event time. With the
 // boundaries of EntitySplits, the parts cover the index once.
 func (l *Ledger) EntityEventsIn(from, to string) iter.Seq2[Indexed[Event], error] {
-	lo, hi := entityRange(from, to)
-	return l.entityIter(lo, hi)
+	return EntityReader{l: l}.EventsIn(from, to)
 }
 
 // Compact compacts the whole store: after a bulk load, it leaves the

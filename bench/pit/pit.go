@@ -324,12 +324,10 @@ func PeakHeap() (stop func() (peak, before uint64)) {
 	peak.Store(first)
 	done := make(chan struct{})
 	go func() {
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > peak.Load() {
+			if v := read(); v > peak.Load() {
 				peak.Store(v)
 			}
 			select {
