@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/asofdev/asof/feature"
+	"github.com/asofdev/asof/internal/jsonw"
 	"github.com/asofdev/asof/ledger"
 )
 
@@ -105,25 +106,25 @@ func (a *answer) appendJSON(b []byte) ([]byte, error) {
 func (a *answer) appendError(b []byte) []byte {
 	b = append(b, '{')
 	if a.RequestID != "" {
-		b = appendString(append(b, `"request_id":`...), a.RequestID)
+		b = jsonw.AppendString(append(b, `"request_id":`...), a.RequestID)
 		b = append(b, ',')
 	}
-	b = appendString(append(b, `"error":{"code":`...), a.Error.Code)
-	b = appendString(append(b, `,"message":`...), a.Error.Message)
+	b = jsonw.AppendString(append(b, `"error":{"code":`...), a.Error.Code)
+	b = jsonw.AppendString(append(b, `,"message":`...), a.Error.Message)
 	return append(b, "}}"...)
 }
 
 // appendSuccess appends the success form, the fields in Reply's order. It
 // reports false for a number that JSON cannot hold.
 func (a *answer) appendSuccess(b []byte) ([]byte, bool) {
-	b = appendString(append(b, `{"request_id":`...), a.RequestID)
-	b = appendString(append(b, `,"snapshot_id":`...), a.SnapshotID)
-	b = appendString(append(b, `,"model":`...), a.Model)
-	b = appendString(append(b, `,"model_version":`...), a.ModelVersion)
-	b = appendString(append(b, `,"spec_version":`...), a.SpecVersion)
-	b = appendString(append(b, `,"entity":`...), a.Entity)
-	b = appendString(append(b, `,"time":`...), a.Time)
-	b, ok := appendFloat(append(b, `,"score":`...), a.Score)
+	b = jsonw.AppendString(append(b, `{"request_id":`...), a.RequestID)
+	b = jsonw.AppendString(append(b, `,"snapshot_id":`...), a.SnapshotID)
+	b = jsonw.AppendString(append(b, `,"model":`...), a.Model)
+	b = jsonw.AppendString(append(b, `,"model_version":`...), a.ModelVersion)
+	b = jsonw.AppendString(append(b, `,"spec_version":`...), a.SpecVersion)
+	b = jsonw.AppendString(append(b, `,"entity":`...), a.Entity)
+	b = jsonw.AppendString(append(b, `,"time":`...), a.Time)
+	b, ok := jsonw.AppendFloat(append(b, `,"score":`...), a.Score)
 	if !ok {
 		return b, false
 	}
@@ -153,7 +154,7 @@ func appendFeatures(b []byte, spec *feature.Spec, values []feature.Value) ([]byt
 		if k > 0 {
 			b = append(b, ',')
 		}
-		b = append(appendString(b, spec.Features[i].Name), ':')
+		b = append(jsonw.AppendString(b, spec.Features[i].Name), ':')
 		var ok bool
 		if b, ok = appendValue(b, values[i]); !ok {
 			return b, false
