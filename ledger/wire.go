@@ -51,6 +51,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/asofdev/asof/internal/jsonw"
 )
 
 // Reasons a payload is refused, as WireError.Reason. They are short fixed
@@ -646,40 +648,9 @@ type featureWire struct {
 }
 
 // EncodeSnapshot returns the JSON of s, the form the scoring service
-// publishes. It refuses a snapshot that DecodeSnapshot would refuse, and
-// numbers that JSON cannot hold (NaN, infinities).
+// publishes: AppendSnapshot into a new buffer.
 func EncodeSnapshot(s *Snapshot) ([]byte, error) {
-	switch {
-	case s.ID == "":
-		return nil, errors.New("ledger: encode snapshot: no id")
-	case s.Model == "":
-		return nil, errors.New("ledger: encode snapshot: no model")
-	case s.Entity == "":
-		return nil, errors.New("ledger: encode snapshot: no entity")
-	case s.Time.IsZero():
-		return nil, errors.New("ledger: encode snapshot: zero time")
-	}
-	w := snapshotWire{
-		SnapshotID: s.ID, RequestID: s.RequestID, Model: s.Model,
-		ModelVersion: s.ModelVersion, SpecVersion: s.SpecVersion, Entity: s.Entity,
-		Time:       s.Time.UTC().Format(time.RFC3339Nano),
-		Features:   make([]featureWire, len(s.Vector)),
-		VectorHash: hex16(s.VectorHash), InputCount: s.InputCount,
-		InputDigest: hex16(s.InputDigest), Watermark: s.Watermark,
-		Score: s.Score, Decision: s.Decision,
-	}
-	for i, f := range s.Vector {
-		v, err := appendValueJSON(nil, f.Value)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: encode snapshot: feature %q: %w", f.Name, err)
-		}
-		w.Features[i] = featureWire{Name: f.Name, Value: v}
-	}
-	b, err := json.Marshal(&w)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: encode snapshot: %w", err)
-	}
-	return b, nil
+	return AppendSnapshot(nil, s)
 }
 
 // appendValueJSON appends the JSON of one scalar value.
@@ -695,20 +666,9 @@ func appendValueJSON(b []byte, v Value) ([]byte, error) {
 		}
 		return strconv.AppendFloat(b, v.Num, 'g', -1, 64), nil
 	case KindString:
-		q, err := json.Marshal(v.Str)
-		return append(b, q...), err
+		return jsonw.AppendString(b, v.Str), nil
 	}
 	return nil, fmt.Errorf("unknown kind %d", v.Kind)
-}
-
-func hex16(v uint64) string {
-	var b [16]byte
-	const digits = "0123456789abcdef"
-	for i := 15; i >= 0; i-- {
-		b[i] = digits[v&15]
-		v >>= 4
-	}
-	return string(b[:])
 }
 
 // parseHex16 parses exactly 16 hex digits.
