@@ -115,7 +115,9 @@
 // computes a vector from scratch in a logarithmic search plus one step per
 // event in each feature's window; the input set costs a search, thanks to
 // running sums of hashes. VectorsAt and Cursor sweep non-decreasing instants,
-// each event entering and leaving each window once. Prune drops events that
+// each event entering and leaving each window once; Cursor.Reset moves a
+// cursor to another State with its memory, for a caller that computes one
+// vector after another of many entities. Prune drops events that
 // no later window can hold, for long-running online states. ApplyAll loads
 // many events with one sort; ApplyUnique and a Loader (one event at a time,
 // for a reader that reuses each event's memory) do the same for events
