@@ -119,8 +119,9 @@ func (l *Ledger) prepareAndApply(b *Batch) (*pebble.Batch, Result, error) {
 		return nil, Result{}, fmt.Errorf("%w: %w", ErrFailed, l.failed)
 	}
 
-	w := writer{l: l, pb: l.db.NewBatch(), seq: l.lastSeq, counts: l.counts,
-		chain: newChainHasher(l.chain, l.batchSeq+1)}
+	w := &l.w
+	w.reset(l)
+	defer func() { w.pb = nil }()
 	if err := w.events(b.Events); err != nil {
 		_ = w.pb.Close()
 		return nil, Result{}, err
@@ -156,7 +157,7 @@ func (l *Ledger) prepareAndApply(b *Batch) (*pebble.Batch, Result, error) {
 	for s, r := range cov {
 		l.coverage[s] = r
 	}
-	for h := range w.seen {
+	for _, h := range w.newHashes {
 		l.filter.addHash(h)
 	}
 	if w.res.First != 0 {
@@ -174,22 +175,53 @@ func appendCounts(b []byte, c Counts) []byte {
 // writer collects the writes of one batch. Log records go straight into the
 // Pebble batch in sequence order; index entries are gathered and written
 // sorted, which lets Pebble's memtable insert each next to the previous one.
+// The ledger keeps one writer and reuses its buffers from batch to batch.
 type writer struct {
 	l       *Ledger
 	pb      *pebble.Batch
 	seq     uint64
 	counts  Counts
-	chain   *chainHasher
+	chain   chainHasher
 	res     Result
-	index   kvList // index entries, written sorted
+	index   kvList // dedup and snapshot index entries, written sorted
 	scratch []byte
 	key     []byte // the key being built
 
+	// stored holds the positions in the batch of the events to store;
+	// entities their entity index entries, built with entKey and entVal.
+	stored         []int
+	entities       kvList
+	entKey, entVal []byte
+
+	// probes holds, for each record of the batch, the hash of its dedup or
+	// snapshot-id key and whether the filter may hold it.
+	probes []probe
+
 	// newKeys are the index entries (in index) of the dedup and snapshot-id
-	// keys of this batch, to add to the filter; seen maps each one's hash
-	// to its position in newKeys, to find duplicates within the batch.
-	newKeys []int
-	seen    map[uint64]int
+	// keys of this batch and newHashes their hashes, to add to the filter;
+	// seen maps each hash to its position in newKeys, to find duplicates
+	// within the batch.
+	newKeys   []int
+	newHashes []uint64
+	seen      map[uint64]int
+}
+
+type probe struct {
+	hash  uint64
+	maybe bool
+}
+
+// reset readies w for a new batch of l, keeping its buffers.
+func (w *writer) reset(l *Ledger) {
+	w.l, w.pb, w.seq, w.counts, w.res = l, l.db.NewBatch(), l.lastSeq, l.counts, Result{}
+	w.chain.reset(l.chain, l.batchSeq+1)
+	w.index.reset()
+	w.entities.reset()
+	w.probes, w.newKeys, w.newHashes = w.probes[:0], w.newKeys[:0], w.newHashes[:0]
+	if w.seen == nil {
+		w.seen = make(map[uint64]int)
+	}
+	clear(w.seen)
 }
 
 func (w *writer) set(k, v []byte) { _ = w.pb.Set(k, v, nil) }
@@ -202,13 +234,20 @@ func (w *writer) next() uint64 {
 	return w.seq
 }
 
-// dup reports whether key is already stored or already in this batch.
-func (w *writer) dup(key []byte) (bool, error) {
-	h := xxhash.Sum64(key)
-	if w.seen == nil {
-		w.seen = make(map[uint64]int)
+// probe asks the filter about every key of the batch in one pass, before
+// the batch is written: the questions are independent, so their cache
+// misses overlap instead of following one another.
+func (w *writer) probe() {
+	for i := range w.probes {
+		w.probes[i].maybe = false
 	}
-	if i, ok := w.seen[h]; ok {
+	w.l.filter.mayHaveHashes(w.probes)
+}
+
+// dup reports whether key, whose probe is p, is already stored or already in
+// this batch.
+func (w *writer) dup(key []byte, p probe) (bool, error) {
+	if i, ok := w.seen[p.hash]; ok {
 		if bytes.Equal(w.index.keyAt(w.newKeys[i]), key) {
 			return true, nil
 		}
@@ -219,7 +258,7 @@ func (w *writer) dup(key []byte) (bool, error) {
 			}
 		}
 	}
-	if !w.l.filter.mayHaveHash(h) {
+	if !p.maybe {
 		return false, nil
 	}
 	_, closer, err := w.l.db.Get(key)
@@ -242,11 +281,25 @@ func (w *writer) record(seq uint64, val []byte) {
 	w.chain.add(seq, val)
 }
 
+// parallelMin is the number of new events from which a batch builds its
+// entity index entries on a second goroutine.
+const parallelMin = 64
+
+// events writes the new events of es: first it settles which are new, in
+// one pass, then it writes their log records while another goroutine builds
+// and sorts their entity index entries.
 func (w *writer) events(es []Event) error {
 	for i := range es {
-		e := &es[i]
-		w.key = appendDedupKey(w.key[:0], e)
-		dup, err := w.dup(w.key)
+		w.key = appendDedupKey(w.key[:0], &es[i])
+		w.probes = append(w.probes, probe{hash: xxhash.Sum64(w.key)})
+	}
+	w.probe()
+	w.stored = w.stored[:0]
+	firstSeq := w.seq + 1
+	for i := range es {
+		w.key = appendDedupKey(w.key[:0], &es[i])
+		p := w.probes[i]
+		dup, err := w.dup(w.key, p)
 		if err != nil {
 			return err
 		}
@@ -255,24 +308,64 @@ func (w *writer) events(es []Event) error {
 			w.counts.Duplicates++
 			continue
 		}
-		seq := w.next()
-		w.scratch = appendEventValue(w.scratch[:0], e)
-		w.record(seq, w.scratch)
-		w.addKey(w.key, seq)
-		w.key = appendEntityKey(w.key[:0], e.Entity, e.Time, seq)
-		w.scratch = appendEntityValue(w.scratch[:0], e)
-		w.index.add(w.key, w.scratch)
-		w.res.Events++
-		w.counts.Events++
+		w.addKey(w.key, p.hash, w.next())
+		w.stored = append(w.stored, i)
 	}
+	w.res.Events += len(w.stored)
+	w.counts.Events += uint64(len(w.stored))
+
+	if len(w.stored) < parallelMin {
+		w.entityEntries(es, firstSeq)
+		w.logRecords(es, firstSeq)
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.entityEntries(es, firstSeq)
+	}()
+	w.logRecords(es, firstSeq)
+	w.chain.flush() // while the entity entries are sorted
+	<-done
 	return nil
 }
 
+// logRecords writes the log records of the stored events of es, the first
+// with sequence first.
+func (w *writer) logRecords(es []Event, first uint64) {
+	for k, i := range w.stored {
+		w.scratch = appendEventValue(w.scratch[:0], &es[i])
+		w.record(first+uint64(k), w.scratch)
+	}
+}
+
+// entityEntries builds the entity index entries of the stored events of es,
+// the first with sequence first, sorted. It touches nothing that logRecords
+// does, so the two can run at once.
+func (w *writer) entityEntries(es []Event, first uint64) {
+	var key, val []byte
+	for k, i := range w.stored {
+		e := &es[i]
+		key = appendEntityKey(w.entKey[:0], e.Entity, e.Time, first+uint64(k))
+		val = appendEntityValue(w.entVal[:0], e)
+		w.entities.add(key, val)
+		w.entKey, w.entVal = key, val
+	}
+	w.entities.sort()
+}
+
 func (w *writer) snapshots(ss []Snapshot) error {
+	w.probes = w.probes[:0]
+	for i := range ss {
+		w.key = appendSnapIDKey(w.key[:0], ss[i].ID)
+		w.probes = append(w.probes, probe{hash: xxhash.Sum64(w.key)})
+	}
+	w.probe()
 	for i := range ss {
 		s := &ss[i]
-		ik := snapIDKey(s.ID)
-		dup, err := w.dup(ik)
+		w.key = appendSnapIDKey(w.key[:0], s.ID)
+		ik, p := w.key, w.probes[i]
+		dup, err := w.dup(ik, p)
 		if err != nil {
 			return err
 		}
@@ -284,7 +377,7 @@ func (w *writer) snapshots(ss []Snapshot) error {
 		seq := w.next()
 		w.scratch = appendSnapshotValue(w.scratch[:0], s, true)
 		w.record(seq, w.scratch)
-		w.addKey(ik, seq)
+		w.addKey(ik, p.hash, seq)
 		w.scratch = appendSnapshotValue(w.scratch[:0], s, false)
 		w.index.add(snapModelKey(s.Model, s.Time, seq), w.scratch)
 		w.res.Snapshots++
@@ -294,21 +387,31 @@ func (w *writer) snapshots(ss []Snapshot) error {
 }
 
 // addKey adds a dedup or snapshot-id index entry, pointing at seq, and
-// remembers it for the duplicate checks of the rest of the batch.
-func (w *writer) addKey(key []byte, seq uint64) {
+// remembers it, by its hash h, for the duplicate checks of the rest of the
+// batch.
+func (w *writer) addKey(key []byte, h, seq uint64) {
 	var v [8]byte
 	putUint64(v[:], seq)
 	w.index.add(key, v[:])
-	w.seen[xxhash.Sum64(key)] = len(w.newKeys)
+	w.seen[h] = len(w.newKeys)
 	w.newKeys = append(w.newKeys, len(w.index.ents)-1)
+	w.newHashes = append(w.newHashes, h)
 }
 
-// flushIndexes writes the gathered index entries in key order.
+// flushIndexes writes the gathered index entries in key order, merging the
+// sorted entity entries with the others.
 func (w *writer) flushIndexes() {
 	w.index.sort()
-	for i := range w.index.ents {
-		k, v := w.index.at(i)
-		w.set(k, v)
+	a, b := &w.index, &w.entities
+	i, j := 0, 0
+	for i < len(a.ents) || j < len(b.ents) {
+		if j == len(b.ents) || i < len(a.ents) && bytes.Compare(a.keyAt(i), b.keyAt(j)) < 0 {
+			w.set(a.at(i))
+			i++
+		} else {
+			w.set(b.at(j))
+			j++
+		}
 	}
 }
 
@@ -326,6 +429,8 @@ func (l *kvList) add(k, v []byte) {
 	l.buf = append(l.buf, v...)
 }
 
+func (l *kvList) reset() { l.buf, l.ents = l.buf[:0], l.ents[:0] }
+
 func (l *kvList) key(e kvEnt) []byte { return l.buf[e.ko : e.ko+e.kl] }
 
 // keyAt returns the key of entry i, in the order entries were added (until
@@ -337,8 +442,13 @@ func (l *kvList) at(i int) (k, v []byte) {
 	return l.buf[e.ko : e.ko+e.kl], l.buf[e.ko+e.kl : e.ko+e.kl+e.vl]
 }
 
+// sort orders the entries by key, unless they already are.
 func (l *kvList) sort() {
-	slices.SortFunc(l.ents, func(a, b kvEnt) int { return bytes.Compare(l.key(a), l.key(b)) })
+	less := func(a, b kvEnt) int { return bytes.Compare(l.key(a), l.key(b)) }
+	if slices.IsSortedFunc(l.ents, less) {
+		return
+	}
+	slices.SortFunc(l.ents, less)
 }
 
 // checkpoints writes each stream's checkpoint, never moving one backwards.

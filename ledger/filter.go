@@ -84,6 +84,19 @@ func (f *keyFilter) addHash(h uint64) {
 	g.add(h)
 }
 
+// mayHaveHashes sets maybe in every probe whose hash may have been added.
+// Asking one generation at a time about the whole slice keeps the loop
+// tight, so that the cache misses of different probes overlap.
+func (f *keyFilter) mayHaveHashes(ps []probe) {
+	for _, g := range f.gens {
+		for i := range ps {
+			if !ps[i].maybe && g.has(ps[i].hash) {
+				ps[i].maybe = true
+			}
+		}
+	}
+}
+
 // mayHaveHash reports whether the key with xxhash64 h may have been added;
 // false is certain.
 func (f *keyFilter) mayHaveHash(h uint64) bool {

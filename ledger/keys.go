@@ -85,7 +85,9 @@ func appendDedupKey(b []byte, e *Event) []byte {
 	return appendUint64(b, e.Hash)
 }
 
-func snapIDKey(id string) []byte { return append([]byte{prefixSnapID}, id...) }
+func snapIDKey(id string) []byte { return appendSnapIDKey(nil, id) }
+
+func appendSnapIDKey(b []byte, id string) []byte { return append(append(b, prefixSnapID), id...) }
 
 func checkpointKey(stream string) []byte { return append([]byte{prefixCheckpoint}, stream...) }
 

@@ -103,6 +103,7 @@ type Ledger struct {
 	counts   Counts
 	coverage map[string]SeqRange // per stream, the range with the highest First
 	filter   *keyFilter          // every dedup and snapshot-id key stored
+	w        writer              // the batch being prepared, its buffers reused
 }
 
 // Counts are the ledger's running totals.
@@ -399,31 +400,49 @@ func uint64FromKey(k []byte) uint64 {
 
 // chainHasher computes one step of the chained digest, record by record:
 // SHA-256 of the previous batch's digest, the batch number, and each
-// record's sequence, length and log value.
+// record's sequence, length and log value. It gathers its input and hashes
+// it in large pieces, when flushed or when the gathered input grows large.
 type chainHasher struct {
-	h   hash.Hash
-	buf [8]byte
+	h       hash.Hash
+	pending []byte
 }
 
+// chainFlushSize bounds the input a chainHasher gathers before hashing it.
+const chainFlushSize = 1 << 20
+
 func newChainHasher(prev [32]byte, n uint64) *chainHasher {
-	c := &chainHasher{h: sha256.New()}
-	c.h.Write(prev[:])
-	c.u64(n)
+	c := &chainHasher{}
+	c.reset(prev, n)
 	return c
 }
 
-func (c *chainHasher) u64(v uint64) {
-	putUint64(c.buf[:], v)
-	c.h.Write(c.buf[:])
+// reset starts the step after prev, of batch number n.
+func (c *chainHasher) reset(prev [32]byte, n uint64) {
+	if c.h == nil {
+		c.h = sha256.New()
+	}
+	c.h.Reset()
+	c.pending = append(c.pending[:0], prev[:]...)
+	c.pending = appendUint64(c.pending, n)
 }
 
 func (c *chainHasher) add(seq uint64, val []byte) {
-	c.u64(seq)
-	c.u64(uint64(len(val)))
-	c.h.Write(val)
+	c.pending = appendUint64(c.pending, seq)
+	c.pending = appendUint64(c.pending, uint64(len(val)))
+	c.pending = append(c.pending, val...)
+	if len(c.pending) >= chainFlushSize {
+		c.flush()
+	}
+}
+
+// flush hashes the gathered input.
+func (c *chainHasher) flush() {
+	c.h.Write(c.pending)
+	c.pending = c.pending[:0]
 }
 
 func (c *chainHasher) sum() [32]byte {
+	c.flush()
 	var out [32]byte
 	c.h.Sum(out[:0])
 	return out
