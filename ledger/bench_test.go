@@ -99,6 +99,52 @@ func BenchmarkPebbleRaw(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkPebbleRawKeys writes, like BenchmarkPebbleRaw, one synced plain
+// Pebble batch per 1,000 events, but with all three of the ledger's keys per
+// event (log record, dedup key, entity index entry), encoded as the ledger
+// encodes them: no dedup check, no chain, no checkpoint. Against it, Append
+// shows the cost of its own work rather than of the bytes and keys it must
+// write.
+func BenchmarkPebbleRawKeys(b *testing.B) {
+	opts := Options{}.withDefaults()
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	db, err := pebble.Open(b.TempDir(), opts.pebbleOptions(cache))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	n := 0
+	b.ReportAllocs()
+	b.SetBytes(200 * benchBatch)
+	var rec, key []byte
+	var seqv [8]byte
+	for b.Loop() {
+		b.StopTimer()
+		es := benchEvents(n, benchBatch, 10000)
+		b.StartTimer()
+		pb := db.NewBatch()
+		for i := range es {
+			n++
+			e := &es[i]
+			e.Hash = xxhash.Sum64(e.Payload)
+			rec = appendEventValue(rec[:0], e)
+			_ = pb.Set(logKey(uint64(n)), rec, nil)
+			putUint64(seqv[:], uint64(n))
+			key = appendDedupKey(key[:0], e)
+			_ = pb.Set(key, seqv[:], nil)
+			key = appendEntityKey(key[:0], e.Entity, e.Time, uint64(n))
+			rec = appendEntityValue(rec[:0], e)
+			_ = pb.Set(key, rec, nil)
+		}
+		if err := pb.Commit(pebble.Sync); err != nil {
+			b.Fatal(err)
+		}
+		_ = pb.Close()
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkEntityScan reads whole entities of 1,000 events through the
 // entity index (decoded into events), against a raw Pebble iteration over the
 // same keys in the same database.
