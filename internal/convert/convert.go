@@ -28,14 +28,18 @@ func Event(e *ledger.Event) feature.Event {
 // Vector converts a vector's values into named ledger fields, in spec
 // order: the vector a snapshot records.
 func Vector(spec *feature.Spec, v feature.Vector) []ledger.Field {
-	out := make([]ledger.Field, 0, len(v.Values))
+	return AppendVector(make([]ledger.Field, 0, len(v.Values)), spec, v)
+}
+
+// AppendVector is Vector appending to dst, for a caller that reuses it.
+func AppendVector(dst []ledger.Field, spec *feature.Spec, v feature.Vector) []ledger.Field {
 	for i, val := range v.Values {
 		if i >= len(spec.Features) {
 			break
 		}
-		out = append(out, ledger.Field{Name: spec.Features[i].Name, Value: LedgerValue(val)})
+		dst = append(dst, ledger.Field{Name: spec.Features[i].Name, Value: LedgerValue(val)})
 	}
-	return out
+	return dst
 }
 
 // Converter converts many events, cutting their field slices from chunks
