@@ -61,11 +61,24 @@
 // unknown_model, bad_request, too_large or unavailable. An entity with no
 // events gets the empty vector (counts 0, the rest null), a score, and
 // "empty": true. Every reply with a score has a snapshot: it is encoded
-// with ledger.EncodeSnapshot, published on snapshots.<model> with its id as
-// Nats-Msg-Id, and the reply is sent only after JetStream acknowledged it;
-// a snapshot that is not acknowledged turns the reply into unavailable.
-// JetStream's duplicate window and the ledger's snapshot index make a
-// republished snapshot harmless.
+// with ledger.AppendSnapshot, published on snapshots.<model> with its id as
+// Nats-Msg-Id, and the reply is sent only after the stream acknowledged
+// that very message. Anything else turns the reply into unavailable, with
+// the reason: an acknowledgement with an error, one that reports a
+// duplicate (each snapshot id is published once, so a stream that already
+// holds the id holds another message under it), an answer that is no
+// acknowledgement, or none within PublishTimeout. A snapshot that no stream
+// took (no responders) is published twice more, 250 ms apart, as package
+// jetstream does. JetStream's duplicate window and the ledger's snapshot
+// index make a republished snapshot harmless.
+//
+// Over NATS no goroutine waits for an acknowledgement. The subscription's
+// goroutine reads, scores and encodes a request and publishes its snapshot
+// with a reply subject of the service's own (an inbox and the snapshot
+// id); the handler of those subjects checks the acknowledgement and sends
+// the reply. At most Concurrency requests are in flight, between their
+// arrival and their reply; the next waits for one to finish. Score and the
+// HTTP form publish and wait in the caller's goroutine.
 //
 // # Fault injection
 //

@@ -158,9 +158,13 @@ func (f *fixture) startService(o *Online, opts ServiceOptions) (*Service, func()
 		f.t.Fatal(err)
 	}
 	stop := runBackground(f.t, "service", s.Run)
-	// The subscription is made by Run; a flush round trip after it shows it.
+	// The subscription is made by Run; a bad request answered shows it.
+	prefix := opts.SubjectPrefix
+	if prefix == "" {
+		prefix = "score"
+	}
 	waitFor(f.t, 5*time.Second, "scoring subscription", func() bool {
-		_, err := f.nc.Request("score."+f.model.Name, []byte(`{}`), time.Second)
+		_, err := f.nc.Request(prefix+"."+f.model.Name, []byte(`{}`), time.Second)
 		return err == nil
 	})
 	return s, stop
@@ -264,7 +268,13 @@ func value(t testing.TB, m prometheus.Metric) float64 {
 // request sends one scoring request over NATS and decodes the reply.
 func request(t testing.TB, nc *nats.Conn, modelName string, payload []byte) Reply {
 	t.Helper()
-	m, err := nc.Request("score."+modelName, payload, 10*time.Second)
+	return requestOn(t, nc, "score."+modelName, payload)
+}
+
+// requestOn sends one scoring request on subject and decodes the reply.
+func requestOn(t testing.TB, nc *nats.Conn, subject string, payload []byte) Reply {
+	t.Helper()
+	m, err := nc.Request(subject, payload, 10*time.Second)
 	if err != nil {
 		t.Fatalf("request %s: %v", payload, err)
 	}

@@ -176,6 +176,13 @@ type View struct {
 // lies at or below the watermark, and every event at or below the
 // watermark has been applied (or skipped, or dropped by an injector).
 func (o *Online) View(entity string) (View, error) {
+	return o.viewWith(new(feature.Cursor), entity)
+}
+
+// viewWith is View computing the vector with c, which it resets: a caller
+// that keeps a cursor allocates per view only the vector's share of the
+// cursor's block of values.
+func (o *Online) viewWith(c *feature.Cursor, entity string) (View, error) {
 	select {
 	case <-o.ready:
 	default:
@@ -188,7 +195,8 @@ func (o *Online) View(entity string) (View, error) {
 	if !ok {
 		st = o.t.empty
 	}
-	return View{Entity: entity, Vector: st.Vector(at), Spec: o.t.spec,
+	c.Reset(st)
+	return View{Entity: entity, Vector: c.At(at), Spec: o.t.spec,
 		Watermark: o.t.watermark, Empty: st.Len() == 0}, nil
 }
 

@@ -1,13 +1,14 @@
 package score
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,8 +43,8 @@ type ServiceOptions struct {
 	// MaxRequest is the largest request accepted, in bytes. Default 64 KiB.
 	MaxRequest int
 
-	// Concurrency is the most requests answered at once; more wait.
-	// Default 256.
+	// Concurrency is the most NATS requests in flight at once, between
+	// their arrival and their reply; more wait. Default 256.
 	Concurrency int
 
 	// PublishTimeout bounds the wait for JetStream to acknowledge a
@@ -117,28 +118,8 @@ type Service struct {
 	m       *serviceMetrics
 	ids     idSource
 
-	replyBufs    sync.Pool // of *[]byte, the buffers NATS replies are encoded into
-	snapshotMsgs sync.Pool // of *snapshotMsg
-}
-
-// snapshotMsg is a snapshot message made to be reused: PublishMsg copies
-// what it sends and keeps nothing once it returns. The header is set here
-// rather than by jetstream.WithMsgID, which allocates an option and its
-// settings on every call.
-type snapshotMsg struct {
-	msg nats.Msg
-	id  []string // the header's only value
-}
-
-func newSnapshotMsg() any {
-	id := make([]string, 1)
-	return &snapshotMsg{msg: nats.Msg{Header: nats.Header{jetstream.MsgIDHeader: id}}, id: id}
-}
-
-// set makes the message one of payload on subject with message id id.
-func (m *snapshotMsg) set(subject string, payload []byte, id string) *nats.Msg {
-	m.msg.Subject, m.msg.Data, m.id[0] = subject, payload, id
-	return &m.msg
+	records sync.Pool // of *record, for Score and HTTP requests
+	cursors sync.Pool // of *feature.Cursor
 }
 
 // served is one model of the service, with what its requests need made
@@ -173,8 +154,8 @@ func NewService(nc *nats.Conn, js jetstream.JetStream, online *Online, models []
 	s := &Service{nc: nc, js: js, online: online, models: make(map[string]*served, len(byName)),
 		unknown: newRequestCounters(m.requests, "unknown"), opts: opts,
 		log: opts.Logger.Named("score"), m: m, ids: ids,
-		replyBufs:    sync.Pool{New: func() any { return new([]byte) }},
-		snapshotMsgs: sync.Pool{New: newSnapshotMsg}}
+		records: sync.Pool{New: newRecord},
+		cursors: sync.Pool{New: func() any { return new(feature.Cursor) }}}
 	for name, mod := range byName {
 		s.models[name] = &served{model: mod, subject: opts.SnapshotPrefix + "." + name,
 			requests: newRequestCounters(m.requests, name)}
@@ -221,10 +202,16 @@ func LoadModels(paths []string, spec *feature.Spec) ([]*model.Model, error) {
 
 // Run answers requests on <SubjectPrefix>.<model> until ctx is cancelled,
 // then stops taking requests, finishes those in flight and returns nil.
+// Requests go through a pipeline (see pipeline.go): no goroutine waits for
+// a snapshot's acknowledgement.
 func (s *Service) Run(ctx context.Context) error {
-	w := &workers{serve: s.serveMsg, msgs: make(chan *nats.Msg), max: s.opts.Concurrency}
-	sub, err := s.nc.QueueSubscribe(s.opts.SubjectPrefix+".>", s.opts.Queue, w.dispatch)
+	pl, err := s.newPipeline()
 	if err != nil {
+		return err
+	}
+	sub, err := s.nc.QueueSubscribe(s.opts.SubjectPrefix+".>", s.opts.Queue, pl.serve)
+	if err != nil {
+		pl.stop()
 		return fmt.Errorf("score: subscribe %s.>: %w", s.opts.SubjectPrefix, err)
 	}
 	s.log.Info("scoring", "subject", s.opts.SubjectPrefix+".>", "models", len(s.models))
@@ -235,30 +222,8 @@ func (s *Service) Run(ctx context.Context) error {
 	for sub.IsValid() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	w.stop()
+	pl.stop()
 	return nil
-}
-
-// serveMsg answers one NATS request.
-func (s *Service) serveMsg(m *nats.Msg) {
-	name := strings.TrimPrefix(m.Subject, s.opts.SubjectPrefix+".")
-	a := s.answer(context.Background(), name, m.Data)
-	if m.Reply == "" {
-		return // nobody waits for the answer; the snapshot is recorded all the same
-	}
-
-	// The reply is encoded into a pooled buffer: Respond copies it.
-	buf := s.replyBufs.Get().(*[]byte)
-	defer s.replyBufs.Put(buf)
-	b, err := a.appendJSON((*buf)[:0])
-	if err != nil {
-		a = answer{Reply: failed(a.RequestID, CodeUnavailable, "encode reply: %v", err)}
-		b, _ = a.appendJSON((*buf)[:0])
-	}
-	*buf = b
-	if err := m.Respond(b); err != nil {
-		s.log.Warn("reply not sent", "subject", m.Subject, "error", err)
-	}
 }
 
 // Score answers one request to the named model: it reads the entity's
@@ -274,81 +239,150 @@ func (s *Service) Score(ctx context.Context, modelName string, payload []byte) R
 // view.
 func (s *Service) answer(ctx context.Context, modelName string, payload []byte) (a answer) {
 	start := time.Now()
-	sv, ok := s.models[modelName]
-	counters := s.unknown
-	if ok {
-		counters = sv.requests
-	}
+	sv, counters := s.lookup(modelName)
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("scoring request panicked", "model", modelName, "panic", p)
 			a = answer{Reply: failed(a.RequestID, CodeUnavailable, "internal error")}
 		}
-		outcome := "ok"
-		if a.Error != nil {
-			outcome = a.Error.Code
-		}
-		counters.inc(outcome)
-		s.m.latency.Observe(time.Since(start).Seconds())
+		s.count(counters, a.Error, start)
 	}()
 
-	if !ok {
-		return answer{Reply: failed("", CodeUnknownModel, "no model %q is served", modelName)}
-	}
-	req, bad := parseRequest(payload, s.opts.MaxRequest)
+	req, bad := s.parse(sv, modelName, payload)
 	if bad != nil {
 		return answer{Reply: *bad}
 	}
-	return s.score(ctx, sv, req)
-}
-
-// score computes, records and returns the answer to a valid request.
-func (s *Service) score(ctx context.Context, sv *served, req Request) answer {
-	v, err := s.online.View(req.Entity)
+	r := s.records.Get().(*record)
+	defer s.records.Put(r)
+	a, err := s.prepare(sv, req, r)
+	if err == nil {
+		err = s.publishWait(ctx, r)
+	}
 	if err != nil {
 		return answer{Reply: failed(req.RequestID, CodeUnavailable, "%v", err)}
 	}
+	s.recorded(r)
+	return a
+}
+
+// lookup returns the served model of the name, nil when there is none, and
+// the counters its requests are counted in.
+func (s *Service) lookup(modelName string) (*served, *requestCounters) {
+	if sv, ok := s.models[modelName]; ok {
+		return sv, sv.requests
+	}
+	return nil, s.unknown
+}
+
+// parse decodes and checks a request to sv, the served model of the name,
+// or returns the reply that refuses it.
+func (s *Service) parse(sv *served, modelName string, payload []byte) (Request, *Reply) {
+	if sv == nil {
+		r := failed("", CodeUnknownModel, "no model %q is served", modelName)
+		return Request{}, &r
+	}
+	return parseRequest(payload, s.opts.MaxRequest)
+}
+
+// count counts one answered request, its outcome and its latency.
+func (s *Service) count(c *requestCounters, e *ReplyError, start time.Time) {
+	outcome := "ok"
+	if e != nil {
+		outcome = e.Code
+	}
+	c.inc(outcome)
+	s.m.latency.Observe(time.Since(start).Seconds())
+}
+
+// record is a snapshot on its way to the stream, with the buffers it is
+// encoded into, made to be reused: PublishMsg copies what it sends and
+// keeps nothing once it returns. The message id header is set here rather
+// than by jetstream.WithMsgID, which allocates an option and its settings
+// on every call.
+type record struct {
+	snap    ledger.Snapshot
+	fields  []ledger.Field // snap.Vector's memory
+	payload []byte         // snap.Payload's memory
+	msg     nats.Msg       // the snapshot message
+	msgID   []string       // the header's only value
+}
+
+func newRecord() any {
+	id := make([]string, 1)
+	return &record{msg: nats.Msg{Header: nats.Header{jetstream.MsgIDHeader: id}}, msgID: id}
+}
+
+// prepare reads the entity's vector, scores it with sv's model and encodes
+// the snapshot into r, ready to be published on sv's subject. It returns
+// the answer to send once the stream has stored the snapshot.
+func (s *Service) prepare(sv *served, req Request, r *record) (answer, error) {
+	c := s.cursors.Get().(*feature.Cursor)
+	v, err := s.online.viewWith(c, req.Entity)
+	s.cursors.Put(c) // the vector's values stay valid: the cursor never reuses them
+	if err != nil {
+		return answer{}, err
+	}
 	mod := sv.model
 	score, decision := mod.Score(v.Spec, v.Vector)
-	snap := ledger.Snapshot{
+	r.fields = convert.AppendVector(r.fields[:0], v.Spec, v.Vector)
+	r.snap = ledger.Snapshot{
 		ID: s.ids.next(v.Vector.At), RequestID: req.RequestID, Model: mod.Name,
 		ModelVersion: mod.Version, SpecVersion: v.Spec.Version, Entity: req.Entity,
-		Time: v.Vector.At, Vector: convert.Vector(v.Spec, v.Vector),
+		Time: v.Vector.At, Vector: r.fields,
 		VectorHash: v.Vector.Hash(v.Spec), InputCount: uint64(v.Vector.Count),
 		InputDigest: v.Vector.Digest, Watermark: v.Watermark,
 		Score: score, Decision: decision,
 	}
-	if err := s.publish(ctx, sv.subject, &snap); err != nil {
-		return answer{Reply: failed(req.RequestID, CodeUnavailable, "%v", err)}
+	if r.payload, err = ledger.AppendSnapshot(r.payload[:0], &r.snap); err != nil {
+		return answer{}, fmt.Errorf("snapshot not recorded: %w", err)
 	}
-	if s.opts.OnSnapshot != nil {
-		s.opts.OnSnapshot(snap)
-	}
-	return answer{view: v, Reply: Reply{RequestID: req.RequestID, SnapshotID: snap.ID,
+	r.snap.Payload = r.payload
+	r.msg.Subject, r.msg.Reply, r.msg.Data, r.msgID[0] = sv.subject, "", r.payload, r.snap.ID
+	return answer{view: v, Reply: Reply{RequestID: req.RequestID, SnapshotID: r.snap.ID,
 		Model: mod.Name, ModelVersion: mod.Version, SpecVersion: v.Spec.Version,
-		Entity: req.Entity, Time: snap.Time.Format(time.RFC3339Nano), Score: score,
-		Decision: decision, Empty: v.Empty, Watermark: v.Watermark}}
+		Entity: req.Entity, Time: r.snap.Time.Format(time.RFC3339Nano), Score: score,
+		Decision: decision, Empty: v.Empty, Watermark: v.Watermark}}, nil
 }
 
-// publish encodes the snapshot, publishes it on subject with its id as
-// message id and waits for JetStream's acknowledgement.
-func (s *Service) publish(ctx context.Context, subject string, snap *ledger.Snapshot) error {
-	payload, err := ledger.EncodeSnapshot(snap)
-	if err != nil {
-		return fmt.Errorf("snapshot not recorded: %w", err)
-	}
-	snap.Payload = payload
+// publishWait publishes r's snapshot and waits for the stream's
+// acknowledgement of it, at most PublishTimeout.
+func (s *Service) publishWait(ctx context.Context, r *record) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.PublishTimeout)
 	defer cancel()
-	m := s.snapshotMsgs.Get().(*snapshotMsg)
-	defer s.snapshotMsgs.Put(m)
-	msg := m.set(subject, payload, snap.ID)
-	defer m.set("", nil, "")
-	if _, err := s.js.PublishMsg(ctx, msg); err != nil {
-		s.log.Warn("snapshot not acknowledged", "snapshot_id", snap.ID, "error", err)
-		return fmt.Errorf("snapshot not recorded: %w", err)
+	for try := 0; ; try++ {
+		resp, err := s.nc.RequestMsgWithContext(ctx, &r.msg)
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			err = errNoStream
+		case errors.Is(err, context.DeadlineExceeded):
+			err = errAckTimeout
+		case err == nil:
+			err = checkAck(resp)
+		}
+		if errors.Is(err, errNoStream) && try < publishRetries {
+			select {
+			case <-ctx.Done():
+			case <-time.After(publishRetryWait):
+				continue
+			}
+		}
+		if err != nil {
+			s.log.Warn("snapshot not acknowledged", "snapshot_id", r.snap.ID, "error", err)
+			return fmt.Errorf("snapshot not recorded: %w", err)
+		}
+		return nil
 	}
-	return nil
+}
+
+// recorded hands a stored snapshot to OnSnapshot, with copies of the
+// buffers that r reuses.
+func (s *Service) recorded(r *record) {
+	if s.opts.OnSnapshot == nil {
+		return
+	}
+	snap := r.snap
+	snap.Vector, snap.Payload = slices.Clone(snap.Vector), bytes.Clone(snap.Payload)
+	s.opts.OnSnapshot(snap)
 }
 
 // idSource makes snapshot ids: "s-", the request time as 16 hex digits of
