@@ -185,6 +185,7 @@ var projections = []Projection{
 	{Types: []string{"login", "payment"}, Fields: []string{"ok"}, Stream: true},
 	{Fields: []string{"merchant", "x"}, Reuse: true},
 	{Types: []string{"payment"}, Fields: []string{}},
+	{Types: []string{"login", "payment"}, Fields: []string{"merchant", "amount", "ok"}},
 }
 
 // decodeBoth reads v through p with the one-pass decoder and with the
@@ -195,6 +196,7 @@ func decodeBoth(t *testing.T, v []byte, p Projection) {
 	fast, slow := Event{}, Event{}
 	keepFast, done := decodeProjected(v, cp, &decoder{names: new(internTable)}, &fast)
 	keepSlow, err := decodeEntityValue(v, &decoder{names: new(internTable)}, &slow, cp)
+	briefBoth(t, v, p, keepSlow, err, &slow)
 	if !done {
 		return
 	}
@@ -205,6 +207,32 @@ func decodeBoth(t *testing.T, v []byte, p Projection) {
 	if keepFast != keepSlow || (keepFast && !sameEvent(fast, slow)) {
 		t.Fatalf("projection %+v: one-pass %v %+v, general %v %+v", p, keepFast, fast,
 			keepSlow, slow)
+	}
+}
+
+// briefBoth checks the brief one-pass decoder against the general one,
+// whose outcome for v through p is keep, err and e, for projections a brief
+// scan accepts.
+func briefBoth(t *testing.T, v []byte, p Projection, keep bool, err error, e *Event) {
+	t.Helper()
+	cp := p.compile()
+	if len(cp.types) == 0 || cp.allFields {
+		return
+	}
+	var fast, slow Brief
+	keepFast, done := decodeBrief(v, cp, &fast)
+	if !done {
+		return
+	}
+	if err != nil {
+		t.Fatalf("projection %+v: the brief decoder took a value the general one "+
+			"refuses (%v): %x", p, err, v)
+	}
+	if keep {
+		e.brief(cp, &slow)
+	}
+	if keepFast != keep || (keep && fast != slow) {
+		t.Fatalf("projection %+v: brief %v %+v, general %v %+v", p, keepFast, fast, keep, slow)
 	}
 }
 

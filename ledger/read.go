@@ -440,13 +440,17 @@ func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection,
 	if string(eb) != *prev {
 		*prev = string(eb)
 	}
-	ie.Seq, ie.Record = seq, Event{Entity: *prev, Time: t}
+	ie.Seq = seq
 	if p != nil {
-		if keep, done := decodeProjected(v, p, d, &ie.Record); done {
+		// The one-pass decoder sets every field but these, or reports the
+		// entry unwanted; setting them is cheaper than clearing the event.
+		r := &ie.Record
+		r.Entity, r.Time, r.ID, r.Stream, r.Payload = *prev, t, "", "", nil
+		if keep, done := decodeProjected(v, p, d, r); done {
 			return keep, nil
 		}
-		ie.Record = Event{Entity: *prev, Time: t}
 	}
+	ie.Record = Event{Entity: *prev, Time: t}
 	keep, err := decodeEntityValue(v, d, &ie.Record, p)
 	if err != nil {
 		return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
