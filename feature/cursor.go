@@ -140,19 +140,28 @@ const (
 // fields it reads bits the State set when it took the event in, so that a
 // window walks its events without touching their values.
 func (p *plan) classify(e *entry) int {
+	if p.slot >= 64 && p.reads[e.typ] {
+		if p.accepts(e.vals[p.slot]) {
+			return use
+		}
+		return skip
+	}
+	return p.classifyBits(e.typ, e.usable, e.numeric)
+}
+
+// classifyBits is classify for an event of type typ whose first 64 fields
+// have the usable and numeric bits given (see slotBits), for a feature
+// whose field, if any, is among them.
+func (p *plan) classifyBits(typ int, usable, numeric uint64) int {
 	switch {
-	case !p.reads[e.typ]:
+	case !p.reads[typ]:
 		return notRead
 	case p.slot < 0:
 		return use
-	case p.slot >= 64 && p.accepts(e.vals[p.slot]):
-		return use
-	case p.slot >= 64:
-		return skip
 	}
-	mask := e.usable
+	mask := usable
 	if p.number {
-		mask = e.numeric
+		mask = numeric
 	}
 	if mask>>p.slot&1 == 1 {
 		return use

@@ -124,10 +124,21 @@
 // known to be distinct, such as an entity's events read from the ledger,
 // and skip the duplicate check.
 //
+// A vector for one instant T needs, of the events at or before T minus the
+// widest bounded window (Spec.BoundedHorizon), only their count, their
+// hashes and what the unbounded features make of them. When the unbounded
+// features are all counts, firsts and lasts (Spec.Outside), an Outside
+// stands in for those events: a reader offers each as a Brief (type, time,
+// hash and which fields it holds, not their values), and puts into the
+// State only the events of the bounded windows and the few that Outside
+// keeps, the candidates for a first or last value. Cursor.AtOutside then
+// gives exactly the vector of a State holding every event, for the cost of
+// a brief read of the old ones.
+//
 // # Concurrency
 //
 // A Spec is safe for concurrent use. A State is not: Apply, ApplyAll,
 // ApplyUnique, a Loader and Prune need exclusive access, while Vector and
 // VectorsAt only read it and may run together. A Cursor belongs to one
-// goroutine.
+// goroutine, and so does an Outside.
 package feature

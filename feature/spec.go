@@ -193,8 +193,8 @@ func (s *Spec) EventTypes() []string {
 }
 
 // Fields returns the names of the event fields some feature reads, in the
-// order the spec first names them.
-func (s *Spec) Fields() []string { return slices.Clone(s.slots) }
+// order the spec first names them; empty, not nil, when none reads a field.
+func (s *Spec) Fields() []string { return append([]string{}, s.slots...) }
 
 // Horizon returns the widest window of the spec, or unbounded true when some
 // feature has no window (it then reads all history up to the instant).

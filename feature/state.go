@@ -322,29 +322,58 @@ func (s *State) entryOf(e *Event, typ int, t int64, key string, buf []Value) ent
 		} else {
 			en.vals = make([]Value, n)
 		}
-		// Events read through a projection of the spec carry exactly its
-		// fields in slot order; others are searched by name.
-		aligned := len(e.Fields) == n
-		for i := 0; aligned && i < n; i++ {
-			aligned = e.Fields[i].Name == s.spec.slots[i]
-		}
-		for i, name := range s.spec.slots {
-			var v Value
-			if aligned {
-				v = e.Fields[i].Value
-			} else {
-				v, _ = e.Get(name)
-			}
-			en.vals[i] = v
-			if i < 64 && v.usable() {
-				en.usable |= 1 << i
-				if v.Kind == KindNumber {
-					en.numeric |= 1 << i
-				}
-			}
+		aligned := s.spec.aligned(e)
+		for i := range s.spec.slots {
+			en.vals[i] = s.spec.slotValue(e, i, aligned)
+			u, n := slotBits(i, &en.vals[i])
+			en.usable |= u
+			en.numeric |= n
 		}
 	}
 	return en
+}
+
+// aligned reports whether e carries exactly the spec's fields in slot
+// order, as events read through a projection of the spec do; others are
+// searched by name.
+func (s *Spec) aligned(e *Event) bool {
+	if len(e.Fields) != len(s.slots) {
+		return false
+	}
+	for i, name := range s.slots {
+		if e.Fields[i].Name != name {
+			return false
+		}
+	}
+	return true
+}
+
+// slotValue returns the value of slot i's field in e.
+func (s *Spec) slotValue(e *Event, i int, aligned bool) Value {
+	if aligned {
+		return e.Fields[i].Value
+	}
+	v, _ := e.Get(s.slots[i])
+	return v
+}
+
+// slotBits returns bit i when v can feed an aggregation (see Value.usable)
+// as usable, and again as numeric when it is also a number; slots from 64 on
+// have no bits.
+func slotBits(i int, v *Value) (usable, numeric uint64) {
+	if i >= 64 {
+		return 0, 0
+	}
+	switch v.Kind {
+	case KindNull:
+		return 0, 0
+	case KindNumber:
+		if v.Num-v.Num != 0 { // NaN or an infinity
+			return 0, 0
+		}
+		return 1 << i, 1 << i
+	}
+	return 1 << i, 0
 }
 
 // find returns the index of the held entry with the given position and key.
