@@ -5,9 +5,30 @@
 package convert
 
 import (
+	"unsafe"
+
 	"github.com/asofdev/asof/feature"
 	"github.com/asofdev/asof/ledger"
 )
+
+// sameLayout is whether a ledger field and a fold field are laid out alike,
+// with kinds numbered alike, so that Transient can read a slice of one as a
+// slice of the other instead of copying it. Both are a name and a value of
+// kind, number, string and boolean; this checks it rather than trusting it.
+var sameLayout = func() bool {
+	var l ledger.Field
+	var f feature.Field
+	return unsafe.Sizeof(l) == unsafe.Sizeof(f) &&
+		unsafe.Offsetof(l.Value) == unsafe.Offsetof(f.Value) &&
+		unsafe.Sizeof(l.Value.Kind) == unsafe.Sizeof(f.Value.Kind) &&
+		unsafe.Offsetof(l.Value.Num) == unsafe.Offsetof(f.Value.Num) &&
+		unsafe.Offsetof(l.Value.Str) == unsafe.Offsetof(f.Value.Str) &&
+		unsafe.Offsetof(l.Value.Bool) == unsafe.Offsetof(f.Value.Bool) &&
+		uint8(ledger.KindNull) == uint8(feature.KindNull) &&
+		uint8(ledger.KindNumber) == uint8(feature.KindNumber) &&
+		uint8(ledger.KindString) == uint8(feature.KindString) &&
+		uint8(ledger.KindBool) == uint8(feature.KindBool)
+}()
 
 // Value converts a ledger value into the fold's value.
 func Value(v ledger.Value) feature.Value {
@@ -23,6 +44,14 @@ func LedgerValue(v feature.Value) ledger.Value {
 func Event(e *ledger.Event) feature.Event {
 	c := Converter{arena: make([]feature.Field, 0, len(e.Fields))}
 	return c.Event(e)
+}
+
+// Brief converts what a brief scan read of an event into what a
+// feature.Outside needs. The scan's projection must be the spec's
+// EventTypes and Fields, in that order, so that indexes agree.
+func Brief(b *ledger.Brief) feature.Brief {
+	return feature.Brief{Seq: b.Seq, Type: b.Type, Time: b.Time, Hash: b.Hash,
+		Set: b.Set, Number: b.Number, Finite: b.Finite}
 }
 
 // Vector converts a vector's values into named ledger fields, in spec
@@ -51,11 +80,17 @@ type Converter struct {
 }
 
 // Transient converts e into the converter's own event, which is valid only
-// until the next call: for a reader that hands each event at once to a
-// feature.Loader, which copies what it keeps.
+// until the next call and while e is unchanged (its fields may be e's own):
+// for a reader that hands each event at once to a feature.Loader or a
+// feature.Outside, which copy what they keep.
 func (c *Converter) Transient(e *ledger.Event) *feature.Event {
 	fe := &c.scratch
 	fe.ID, fe.Type, fe.Time, fe.Hash = e.ID, e.Type, e.Time, e.Hash
+	if sameLayout {
+		fe.Fields = unsafe.Slice((*feature.Field)(unsafe.Pointer(unsafe.SliceData(e.Fields))),
+			len(e.Fields))
+		return fe
+	}
 	if cap(fe.Fields) < len(e.Fields) {
 		fe.Fields = make([]feature.Field, len(e.Fields))
 	}
