@@ -64,6 +64,18 @@ func Sees(e *ledger.Event, v View, at time.Time, w uint64) bool {
 	return true
 }
 
+// seesBrief is Sees for an event read briefly, with at in Unix nanoseconds;
+// the scan already bounds its event time.
+func seesBrief(b *ledger.Brief, v View, at int64, w uint64) bool {
+	switch v {
+	case Knowable:
+		return b.Arrival <= at
+	case Watermark:
+		return b.Arrival <= at && b.BrokerSeq <= w
+	}
+	return true
+}
+
 // FeatureEvent converts a ledger event into the fold's event.
 func FeatureEvent(e *ledger.Event) feature.Event { return convert.Event(e) }
 
@@ -90,6 +102,12 @@ type Replayer struct {
 	// kept reads the same, for scans that keep the events they read.
 	kept ledger.EntityReader
 
+	// brief reads the same briefly, for the events outside every bounded
+	// window of a point replay, when an Outside can stand in for them
+	// (outside is then true; see feature.Outside).
+	brief   ledger.EntityReader
+	outside bool
+
 	// folds holds the *fold of point replays.
 	folds sync.Pool
 }
@@ -100,6 +118,10 @@ func New(l *ledger.Ledger, spec *feature.Spec) *Replayer {
 	r := &Replayer{l: l, spec: spec, kept: l.EntityReader(p)}
 	p.Reuse = true
 	r.folded = l.EntityReader(p)
+	// A brief scan's indexes of types and fields are the projection's, the
+	// spec's own order, as feature.Outside wants them.
+	p.Reuse = false
+	r.brief, r.outside = l.EntityReader(p), spec.Outside()
 	r.folds.New = func() any {
 		s := feature.NewState(spec)
 		return &fold{state: s, cursor: s.Cursor()}
@@ -136,6 +158,10 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 	[]ledger.Indexed[ledger.Event], error) {
 	if q.At.IsZero() {
 		return feature.Vector{}, nil, errors.New("replay: zero instant")
+	}
+	if r.outside && !explain {
+		v, err := r.vectorOutside(q)
+		return v, nil, err
 	}
 	// The ledger holds each event once, so every relevant event of the view
 	// is in the input set, and no duplicate check is needed. The scan stops
@@ -174,12 +200,63 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 	return v, used, nil
 }
 
+// vectorOutside is vector for a spec whose unbounded features are counts,
+// firsts and lasts. The events outside every bounded window are read
+// briefly and counted by a feature.Outside; only those it keeps and the
+// events of the bounded windows are read in full and folded.
+func (r *Replayer) vectorOutside(q Query) (feature.Vector, error) {
+	f := r.folds.Get().(*fold)
+	defer r.folds.Put(f)
+	f.state.Reset()
+	defer f.state.Reset() // drop references to the events before the state is reused
+	f.outside.Reset(r.spec)
+	border := q.At.Add(-r.spec.BoundedHorizon())
+	fail := func(err error) (feature.Vector, error) {
+		return feature.Vector{}, fmt.Errorf("replay %s: %w", q.Entity, err)
+	}
+	at := q.At.UnixNano()
+	for b, err := range r.brief.Briefs(q.Entity, time.Time{}, border) {
+		if err != nil {
+			return fail(err)
+		}
+		if seesBrief(b, q.View, at, q.Watermark) {
+			fb := convert.Brief(b)
+			f.outside.Add(&fb)
+		}
+	}
+	load := f.state.Loader()
+	for _, h := range f.outside.Kept() {
+		// The events at h's instant; the one of sequence h.Seq is kept.
+		at := h.Time()
+		for ie, err := range r.folded.Events(q.Entity, at.Add(-1), at) {
+			if err != nil {
+				return fail(err)
+			}
+			if ie.Seq == h.Seq {
+				load.Add(f.conv.Transient(&ie.Record))
+			}
+		}
+	}
+	for ie, err := range r.folded.Events(q.Entity, border, q.At) {
+		if err != nil {
+			return fail(err)
+		}
+		if Sees(&ie.Record, q.View, q.At, q.Watermark) {
+			load.Add(f.conv.Transient(&ie.Record))
+		}
+	}
+	load.Done()
+	return f.cursor.AtOutside(q.At, &f.outside), nil
+}
+
 // fold is what a point replay folds with, reused from one to the next: a
-// State, its cursor, and the converter that feeds it.
+// State, its cursor, the converter that feeds it, and the Outside of specs
+// that have one.
 type fold struct {
-	state  *feature.State
-	cursor *feature.Cursor
-	conv   converter
+	state   *feature.State
+	cursor  *feature.Cursor
+	conv    converter
+	outside feature.Outside
 }
 
 // windowStart returns the exclusive lower bound of the event times any
