@@ -99,9 +99,12 @@
 // types and field names a reader wants. An entry of another type is passed
 // over once its type is read, before its id is copied or its fields
 // decoded; fields of other names are skipped by their length, and so is the
-// stream name unless asked for. A replay of
-// one spec reads only what its features use this way. Parts of an entry a
-// projection skips are not checked for damage; Verify reads everything.
+// stream name unless asked for. A replay of one spec reads only what its
+// features use this way. A brief scan (EntityReader.Briefs) reads less
+// still: each event's sequence, times, broker sequence, hash, the index of
+// its type and, per projected field, whether it is present, a number, a
+// finite number; no id, string or value is materialised. Parts of an entry
+// a projection skips are not checked for damage; Verify reads everything.
 //
 // # Parallel reads
 //
