@@ -74,15 +74,22 @@ func BenchmarkPebbleRaw(b *testing.B) { benchPebbleRaw(b, 0) }
 // the fsync's share of an append.
 func BenchmarkPebbleRawPadded(b *testing.B) { benchPebbleRaw(b, 142) }
 
-func benchPebbleRaw(b *testing.B, pad int) {
+// openRawPebble opens a plain Pebble database with the ledger's options in
+// a temporary directory, closed when b ends.
+func openRawPebble(b *testing.B) *pebble.DB {
 	opts := Options{}.withDefaults()
 	cache := pebble.NewCache(opts.CacheSize)
-	defer cache.Unref()
+	b.Cleanup(cache.Unref)
 	db, err := pebble.Open(b.TempDir(), opts.pebbleOptions(cache))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func benchPebbleRaw(b *testing.B, pad int) {
+	db := openRawPebble(b)
 	n := 0
 	b.ReportAllocs()
 	b.SetBytes(200 * benchBatch)
@@ -114,14 +121,7 @@ func benchPebbleRaw(b *testing.B, pad int) {
 // shows the cost of its own work rather than of the bytes and keys it must
 // write.
 func BenchmarkPebbleRawKeys(b *testing.B) {
-	opts := Options{}.withDefaults()
-	cache := pebble.NewCache(opts.CacheSize)
-	defer cache.Unref()
-	db, err := pebble.Open(b.TempDir(), opts.pebbleOptions(cache))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := openRawPebble(b)
 	n := 0
 	b.ReportAllocs()
 	b.SetBytes(200 * benchBatch)
