@@ -211,8 +211,16 @@ type probe struct {
 	maybe bool
 }
 
-// reset readies w for a new batch of l, keeping its buffers.
+// writerKeep bounds the records of a batch whose memory a writer keeps for
+// the next: a rare huge batch does not hold on to its buffers.
+const writerKeep = 1 << 14
+
+// reset readies w for a new batch of l, keeping its buffers unless the last
+// batch made them larger than a batch of writerKeep records needs.
 func (w *writer) reset(l *Ledger) {
+	if cap(w.probes) > writerKeep {
+		*w = writer{}
+	}
 	w.l, w.pb, w.seq, w.counts, w.res = l, l.db.NewBatch(), l.lastSeq, l.counts, Result{}
 	w.chain.reset(l.chain, l.batchSeq+1)
 	w.index.reset()

@@ -556,3 +556,30 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 		t.Fatalf("append after close: %v", err)
 	}
 }
+
+// TestAppendAfterHugeBatch appends a batch larger than a writer keeps the
+// memory of, then small ones with a duplicate of the big one's: the writer
+// starts afresh and nothing is lost or doubled.
+func TestAppendAfterHugeBatch(t *testing.T) {
+	l := openTest(t, t.TempDir())
+	defer l.Close()
+	var big []Event
+	for i := range writerKeep + 100 {
+		big = append(big, ev(fmt.Sprint("user:", i%50), fmt.Sprint("e", i),
+			time.Duration(i)*time.Second, fmt.Sprint("p", i)))
+	}
+	if r := mustAppend(t, l, &Batch{Events: big}); r.Events != len(big) {
+		t.Fatalf("big batch: %+v", r)
+	}
+	r := mustAppend(t, l, &Batch{Events: []Event{big[7], ev("user:1", "new", time.Hour, "q")}})
+	if r.Events != 1 || !slices.Equal(r.DuplicateEvents, []int{0}) {
+		t.Fatalf("small batch after the big one: %+v", r)
+	}
+	if c := l.Counts(); c.Events != uint64(len(big)+1) || c.Duplicates != 1 {
+		t.Fatalf("counts %+v", c)
+	}
+	rep, err := l.Verify()
+	if err != nil || !rep.Clean() || rep.Events != uint64(len(big)+1) {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+}
