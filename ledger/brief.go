@@ -50,7 +50,8 @@ func (r EntityReader) Briefs(entity string, after, until time.Time) iter.Seq2[*B
 			b Brief
 			e Event // the general decoder's event, for uncommon values
 		)
-		iterateWith(r.l, lo, hi, func(k, v []byte) (bool, error) {
+		view := r.v
+		iterateIn(r.l, view, lo, hi, func(k, v []byte) (bool, error) {
 			_, t, ok := splitKeyBits(k)
 			if !ok {
 				return false, &CorruptionError{Kind: "key", Key: clone(k),

@@ -85,3 +85,60 @@ func TestBriefs(t *testing.T) {
 		}
 	}
 }
+
+// TestView checks that scans through a view see the ledger as it was when
+// the view was taken, that the view holds off Close, and that reads through
+// a closed view fail.
+func TestView(t *testing.T) {
+	l := openTest(t, t.TempDir())
+	mustAppend(t, l, &Batch{Events: []Event{ev("user:1", "a", 0, "a")}})
+	v, err := l.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, &Batch{Events: []Event{ev("user:1", "b", time.Minute, "b")}})
+	p := Projection{Types: []string{"payment"}, Fields: []string{"amount"}}
+	count := func(r EntityReader) (events, briefs int) {
+		for _, err := range r.Events("user:1", time.Time{}, time.Time{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			events++
+		}
+		for _, err := range r.Briefs("user:1", time.Time{}, time.Time{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			briefs++
+		}
+		return events, briefs
+	}
+	if e, b := count(l.EntityReader(p).In(v)); e != 1 || b != 1 {
+		t.Fatalf("through the view: %d events, %d briefs, want 1 and 1", e, b)
+	}
+	if e, b := count(l.EntityReader(p)); e != 2 || b != 2 {
+		t.Fatalf("the ledger: %d events, %d briefs, want 2 and 2", e, b)
+	}
+
+	closed := make(chan error)
+	go func() { closed <- l.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a view was open", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range l.EntityReader(p).In(v).Events("user:1", time.Time{}, time.Time{}) {
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("a read through a closed view: %v", err)
+		}
+	}
+	if err := v.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("closing a view twice: %v", err)
+	}
+}

@@ -106,6 +106,11 @@
 // finite number; no id, string or value is materialised. Parts of an entry
 // a projection skips are not checked for damage; Verify reads everything.
 //
+// A View (Ledger.View) is a Pebble snapshot: scans through it
+// (EntityReader.In) see the batches appended before it was taken and none
+// after, so that a reader that scans an entity more than once sees whole
+// batches only, while appends go on.
+//
 // # Parallel reads
 //
 // EntitySplits cuts the entity index into parts of about equal size on

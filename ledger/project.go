@@ -103,6 +103,7 @@ func claim(set *uint64, j int) bool {
 type EntityReader struct {
 	l *Ledger
 	p *projection // nil: everything
+	v *View       // nil: the ledger as it is at each scan
 }
 
 // EntityReader returns a reader of the entity index that decodes what p
@@ -115,13 +116,13 @@ func (l *Ledger) EntityReader(p Projection) EntityReader {
 func (r EntityReader) Events(entity string, after, until time.Time) iter.Seq2[Indexed[Event],
 	error] {
 	lo, hi := entityBounds(entity, after, until)
-	return r.l.entityIterWindow(lo, hi, nil, r.p)
+	return r.l.entityIterWindow(r.v, lo, hi, nil, r.p)
 }
 
 // EventsIn is Ledger.EntityEventsIn through the reader's projection.
 func (r EntityReader) EventsIn(from, to string) iter.Seq2[Indexed[Event], error] {
 	lo, hi := entityRange(from, to)
-	return r.l.entityIterWindow(lo, hi, nil, r.p)
+	return r.l.entityIterWindow(r.v, lo, hi, nil, r.p)
 }
 
 // EventsInWindow is Ledger.EntityEventsInWindow through the reader's
@@ -129,7 +130,7 @@ func (r EntityReader) EventsIn(from, to string) iter.Seq2[Indexed[Event], error]
 func (r EntityReader) EventsInWindow(from, to string,
 	window EntityWindow) iter.Seq2[Indexed[Event], error] {
 	lo, hi := entityRange(from, to)
-	return r.l.entityIterWindow(lo, hi, window, r.p)
+	return r.l.entityIterWindow(r.v, lo, hi, window, r.p)
 }
 
 // decodeProjected is the common case of decodeEntityValue for a projected

@@ -239,21 +239,23 @@ func (l *Ledger) Log(from uint64) iter.Seq2[Record, error] {
 	}
 }
 
-// iterate runs fn over [lo, hi), handing errors to yield as the last item.
+// iterateWith runs fn over [lo, hi) of the ledger, handing errors to yield
+// as the last item.
 func iterateWith[T any](l *Ledger, lo, hi []byte, fn func(k, v []byte) (bool, error),
 	yield func(T, error) bool) {
+	iterateIn(l, nil, lo, hi, fn, yield)
+}
+
+// iterateIn is iterateWith through v, or of the ledger itself when v is nil.
+func iterateIn[T any](l *Ledger, v *View, lo, hi []byte, fn func(k, v []byte) (bool, error),
+	yield func(T, error) bool) {
 	var zero T
-	if err := l.acquire(); err != nil {
-		yield(zero, err)
-		return
-	}
-	defer l.release()
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	it, end, err := l.newIter(v, lo, hi)
 	if err != nil {
 		yield(zero, err)
 		return
 	}
-	defer it.Close()
+	defer end()
 	for ok := it.First(); ok; ok = it.Next() {
 		more, err := fn(it.Key(), it.Value())
 		if err != nil {
@@ -390,7 +392,7 @@ var (
 // entityIterWindow iterates the entity index in [lo, hi), skipping the
 // entries window (when not nil) does not want, and decoding what p (when
 // not nil) asks for.
-func (l *Ledger) entityIterWindow(lo, hi []byte, window EntityWindow,
+func (l *Ledger) entityIterWindow(view *View, lo, hi []byte, window EntityWindow,
 	p *projection) iter.Seq2[Indexed[Event], error] {
 	return func(yield func(Indexed[Event], error) bool) {
 		d := scanDecoder()
@@ -401,7 +403,7 @@ func (l *Ledger) entityIterWindow(lo, hi []byte, window EntityWindow,
 			wanted string // the entity window was last asked about
 			filter spanFilter
 		)
-		iterateWith(l, lo, hi, func(k, v []byte) (bool, error) {
+		iterateIn(l, view, lo, hi, func(k, v []byte) (bool, error) {
 			if window != nil {
 				// A malformed key is left to decodeEntityEntry to report.
 				if name, t, ok := splitKeyBits(k); ok {
