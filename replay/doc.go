@@ -34,7 +34,8 @@
 // which fields are present, no values) and counts them with a
 // feature.Outside. It reads in full only the events of the bounded windows
 // and the few Outside keeps as candidates for a first or last value, each
-// by a scan of its own instant. The vector is the same as folding every
+// by a scan of its own instant, all through one ledger.View, so that the
+// scans agree while appends go on. The vector is the same as folding every
 // event, as a property test checks on every view; the cost of the old
 // events falls to about a third.
 //

@@ -155,3 +155,51 @@ func TestOutsideEqualsFull(t *testing.T) {
 		t.Fatal("no instant had any event in its input set")
 	}
 }
+
+// TestOutsideReadsOneView replays while batches go in that each hold one
+// event outside the bounded windows and one inside: every vector must count
+// whole batches, which it does only if its scans read one view.
+func TestOutsideReadsOneView(t *testing.T) {
+	l := openLedger(t, t.TempDir())
+	defer l.Close()
+	r := New(l, mustSpec(t, testSpec))
+	if !r.outside {
+		t.Fatal("the test spec should be replayed with an Outside")
+	}
+	const batches = 200
+	done := make(chan error, 1)
+	go func() {
+		for i := range batches {
+			old := event("user:0", fmt.Sprint("old", i), "payment", time.Duration(i)*time.Second,
+				time.Duration(i)*time.Second, 0, 1, "m1")
+			recent := event("user:0", fmt.Sprint("new", i), "payment",
+				10*time.Hour+time.Duration(i)*time.Second, 10*time.Hour, 0, 1, "m2")
+			if _, err := l.Append(&ledger.Batch{Events: []ledger.Event{old, recent}}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	at := t0.Add(11 * time.Hour)
+	for finished := false; !finished; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			finished = true
+		default:
+		}
+		v, err := r.Vector(Query{Entity: "user:0", At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Count%2 != 0 {
+			t.Fatalf("a vector counts %d events: half a batch", v.Count)
+		}
+	}
+	if v, _ := r.Vector(Query{Entity: "user:0", At: at}); v.Count != 2*batches {
+		t.Fatalf("after the appends: %d events, want %d", v.Count, 2*batches)
+	}
+}

@@ -214,8 +214,16 @@ func (r *Replayer) vectorOutside(q Query) (feature.Vector, error) {
 	fail := func(err error) (feature.Vector, error) {
 		return feature.Vector{}, fmt.Errorf("replay %s: %w", q.Entity, err)
 	}
+	// The scans read one view of the ledger, so that they agree while
+	// appends go on.
+	view, err := r.l.View()
+	if err != nil {
+		return fail(err)
+	}
+	defer view.Close()
+	brief, folded := r.brief.In(view), r.folded.In(view)
 	at := q.At.UnixNano()
-	for b, err := range r.brief.Briefs(q.Entity, time.Time{}, border) {
+	for b, err := range brief.Briefs(q.Entity, time.Time{}, border) {
 		if err != nil {
 			return fail(err)
 		}
@@ -228,7 +236,7 @@ func (r *Replayer) vectorOutside(q Query) (feature.Vector, error) {
 	for _, h := range f.outside.Kept() {
 		// The events at h's instant; the one of sequence h.Seq is kept.
 		at := h.Time()
-		for ie, err := range r.folded.Events(q.Entity, at.Add(-1), at) {
+		for ie, err := range folded.Events(q.Entity, at.Add(-1), at) {
 			if err != nil {
 				return fail(err)
 			}
@@ -237,12 +245,14 @@ func (r *Replayer) vectorOutside(q Query) (feature.Vector, error) {
 			}
 		}
 	}
-	for ie, err := range r.folded.Events(q.Entity, border, q.At) {
-		if err != nil {
-			return fail(err)
-		}
-		if Sees(&ie.Record, q.View, q.At, q.Watermark) {
-			load.Add(f.conv.Transient(&ie.Record))
+	if border.Before(q.At) {
+		for ie, err := range folded.Events(q.Entity, border, q.At) {
+			if err != nil {
+				return fail(err)
+			}
+			if Sees(&ie.Record, q.View, q.At, q.Watermark) {
+				load.Add(f.conv.Transient(&ie.Record))
+			}
 		}
 	}
 	load.Done()
