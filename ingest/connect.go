@@ -41,6 +41,11 @@ type ConnectOptions struct {
 
 	// Logger receives disconnects and reconnects. Default: discard.
 	Logger hclog.Logger
+
+	// InProcess, when set, connects to that server in process, without a
+	// socket, whatever URL says: for the components of a process that
+	// embeds its NATS server (see Server).
+	InProcess nats.InProcessConnProvider
 }
 
 // Validate reports options that cannot be used together.
@@ -118,6 +123,9 @@ func (o ConnectOptions) NATSOptions() ([]nats.Option, error) {
 	case o.User != "":
 		opts = append(opts, nats.UserInfo(o.User, o.Password))
 	}
+	if o.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(o.InProcess))
+	}
 	if o.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(o.TLSCA))
 	}
@@ -136,6 +144,9 @@ func Connect(o ConnectOptions) (*nats.Conn, error) {
 	url := o.withDefaults().URL
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
+		if o.InProcess != nil {
+			return nil, fmt.Errorf("ingest: connect in process: %w", err)
+		}
 		return nil, fmt.Errorf("ingest: connect to %s: %w", RedactURL(url), err)
 	}
 	return nc, nil

@@ -102,6 +102,10 @@ func StartServer(opts ServerOptions) (*Server, error) {
 // nats://127.0.0.1:4222.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 
+// InProcessConn opens a connection to the server without a socket; with it
+// a Server is a nats.InProcessConnProvider (see ConnectOptions.InProcess).
+func (s *Server) InProcessConn() (net.Conn, error) { return s.ns.InProcessConn() }
+
 // Shutdown stops the server and waits until it has stopped. JetStream
 // flushes its stores on the way.
 func (s *Server) Shutdown() {

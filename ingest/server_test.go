@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 func TestStartServerRefuses(t *testing.T) {
@@ -101,5 +103,30 @@ func TestOptionsValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want ok %v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestConnectInProcess connects to an embedded server without a socket (the
+// URL names a port nothing listens on) and exchanges a request with a client
+// on the server's TCP port.
+func TestConnectInProcess(t *testing.T) {
+	s := startServer(t, t.TempDir(), "127.0.0.1:0")
+	in, err := Connect(ConnectOptions{URL: "nats://127.0.0.1:1", InProcess: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	sub, err := in.Subscribe("ping", func(m *nats.Msg) { _ = m.Respond(append(m.Data, '!')) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := in.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	client, _ := connect(t, s.ClientURL())
+	reply, err := client.Request("ping", []byte("hi"), 5*time.Second)
+	if err != nil || string(reply.Data) != "hi!" {
+		t.Fatalf("reply %v, %v", reply, err)
 	}
 }

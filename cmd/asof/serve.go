@@ -241,7 +241,13 @@ func (s *server) connect() error {
 		}
 		s.embedded, url = srv, srv.ClientURL()
 	}
-	nc, err := ingest.Connect(s.cfg.nats.options(url, s.log.Named("nats")))
+	opts := s.cfg.nats.options(url, s.log.Named("nats"))
+	if s.embedded != nil {
+		// serve's own components reach the server they run beside in
+		// process, without the loopback socket; clients use url.
+		opts.InProcess = s.embedded
+	}
+	nc, err := ingest.Connect(opts)
 	if err != nil {
 		return err
 	}
