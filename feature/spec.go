@@ -202,6 +202,11 @@ func (s *Spec) Horizon() (d time.Duration, unbounded bool) {
 	return time.Duration(s.horizon), s.unbounded
 }
 
+// ByName returns the index in Features of the k-th feature in ascending
+// byte order of name, for k from 0 to len(Features)-1: the order of
+// Vector.Hash, and of a JSON object of the features.
+func (s *Spec) ByName(k int) int { return s.byName[k] }
+
 // Index returns the position of the named feature in Features.
 func (s *Spec) Index(name string) (int, bool) {
 	i, ok := s.index[name]

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/asofdev/asof/feature"
@@ -141,19 +139,17 @@ func (a *answer) appendSuccess(b []byte) ([]byte, bool) {
 // appendFeatures appends the object of values that Vector.Map makes, as
 // json.Marshal writes a map: by feature name in byte order.
 func appendFeatures(b []byte, spec *feature.Spec, values []feature.Value) ([]byte, bool) {
-	var stack [32]int // room for the order of most specs without a heap slice
-	order := stack[:0]
-	for i := range min(len(spec.Features), len(values)) {
-		order = append(order, i)
-	}
-	slices.SortFunc(order, func(i, j int) int {
-		return strings.Compare(spec.Features[i].Name, spec.Features[j].Name)
-	})
 	b = append(b, '{')
-	for k, i := range order {
-		if k > 0 {
+	first := true
+	for k := range spec.Features {
+		i := spec.ByName(k)
+		if i >= len(values) {
+			continue
+		}
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		b = append(jsonw.AppendString(b, spec.Features[i].Name), ':')
 		var ok bool
 		if b, ok = appendValue(b, values[i]); !ok {
