@@ -36,8 +36,8 @@
 // and the few Outside keeps as candidates for a first or last value, each
 // by a scan of its own instant, all through one ledger.View, so that the
 // scans agree while appends go on. The vector is the same as folding every
-// event, as a property test checks on every view; the cost of the old
-// events falls to about a third.
+// event, as a property test checks on every view; each old event costs
+// about half as much.
 //
 // Sweep answers many instants at once: it groups them by entity, reads each
 // entity's events once, and moves the fold's windows forward from instant to
