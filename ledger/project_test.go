@@ -169,14 +169,22 @@ func TestEntityReaderReportsDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := l.EntityReader(Projection{Types: []string{"payment"}, Fields: []string{"amount"}})
+	var errs []error
 	for _, err := range r.Events("user:0", time.Time{}, time.Time{}) {
-		var ce *CorruptionError
-		if !errors.As(err, &ce) {
-			t.Fatalf("error %v, want a CorruptionError", err)
-		}
-		return
+		errs = append(errs, err)
 	}
-	t.Fatal("a damaged entry was read without an error")
+	for _, err := range r.Briefs("user:0", time.Time{}, time.Time{}) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 2 {
+		t.Fatalf("the scans yielded %v, want one error each", errs)
+	}
+	for _, err := range errs {
+		var ce *CorruptionError
+		if !errors.As(err, &ce) || ce.Seq != 1 {
+			t.Fatalf("error %v, want a CorruptionError at sequence 1", err)
+		}
+	}
 }
 
 // projections are those the decoding tests read values through.
