@@ -57,3 +57,45 @@ func TestSpecOutside(t *testing.T) {
 		}
 	}
 }
+
+// TestOutsideClassifiesBriefs checks how Outside reads a Brief's field
+// bits: a value is used unless it is absent, null or a number that is not
+// finite, and a feature that needs a number skips a string.
+func TestOutsideClassifiesBriefs(t *testing.T) {
+	s := mustParse(t, `features:
+  - {name: last_amount, event: payment, field: amount, agg: last}
+  - {name: amounts, event: payment, field: amount, agg: count}
+  - {name: payments, event: payment, agg: count}
+  - {name: recent_sum, event: payment, field: amount, agg: sum, window: 1h}`)
+	if !s.Outside() {
+		t.Fatal("the spec should have an Outside")
+	}
+	var o Outside
+	o.Reset(s)
+	briefs := []Brief{
+		{Seq: 1, Time: 10, Hash: 1, Set: 1, Number: 1, Finite: 1}, // a finite number
+		{Seq: 2, Time: 20, Hash: 2, Set: 1, Number: 1},            // NaN or an infinity
+		{Seq: 3, Time: 30, Hash: 3},                               // absent or null
+		{Seq: 4, Time: 40, Hash: 4, Set: 1},                       // a string or a bool
+		{Seq: 5, Time: 50, Hash: 5, Type: 7, Set: 1},              // a type out of range
+	}
+	for i := range briefs {
+		o.Add(&briefs[i])
+	}
+	if o.count != 4 || o.digest != 10 {
+		t.Fatalf("count %d, digest %d; want 4 and 10", o.count, o.digest)
+	}
+	// last and count with a field use values of any kind; count alone uses
+	// every event.
+	if o.used[0] != 2 || o.skipped[0] != 2 || o.used[1] != 2 || o.skipped[1] != 2 ||
+		o.used[2] != 4 || o.skipped[2] != 0 {
+		t.Fatalf("used %v, skipped %v", o.used, o.skipped)
+	}
+	kept := o.Kept()
+	if len(kept) != 1 || kept[0].Seq != 4 || !kept[0].Time().Equal(time.Unix(0, 40)) {
+		t.Fatalf("kept %+v, want the event of sequence 4", kept)
+	}
+	if o.count != 3 || o.digest != 6 || o.used[0] != 1 || o.used[2] != 3 {
+		t.Fatalf("after Kept: count %d, digest %d, used %v", o.count, o.digest, o.used)
+	}
+}
