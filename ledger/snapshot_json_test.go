@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/asofdev/asof/internal/jsonw/jsonwtest"
 )
 
 // marshalSnapshot is the reference AppendSnapshot must agree with: the
@@ -147,7 +149,7 @@ func randomSnapshot(r *rand.Rand) Snapshot {
 	s := Snapshot{ID: "s-" + str(), Model: "m" + str(), ModelVersion: str(),
 		SpecVersion: str(), Entity: "user:" + str(), VectorHash: r.Uint64(),
 		InputCount: r.Uint64N(1 << uint(r.IntN(64))), InputDigest: r.Uint64(),
-		Watermark: r.Uint64N(1 << uint(r.IntN(64))), Score: randomFloat(r),
+		Watermark: r.Uint64N(1 << uint(r.IntN(64))), Score: jsonwtest.Float(r),
 		Decision: r.IntN(2) == 0}
 	if r.IntN(2) == 0 {
 		s.RequestID = str()
@@ -174,7 +176,7 @@ func randomSnapshot(r *rand.Rand) Snapshot {
 		var v Value
 		switch r.IntN(4) {
 		case 0:
-			v = Value{Kind: KindNumber, Num: randomFloat(r)}
+			v = Value{Kind: KindNumber, Num: jsonwtest.Float(r)}
 		case 1:
 			v = Value{Kind: KindString, Str: str()}
 		case 2:
@@ -201,21 +203,4 @@ func randomJSONString(r *rand.Rand) string {
 		b = append(b, byte(0x20+r.IntN(0x5f)))
 	}
 	return string(b)
-}
-
-// randomFloat returns a number of any magnitude, sometimes one of the
-// edges of json.Marshal's two forms, a negative zero, NaN or an infinity.
-func randomFloat(r *rand.Rand) float64 {
-	edges := []float64{0, math.Copysign(0, -1), 1e-6, 1e-7, 9.999999e-7, 1e21, 1e20,
-		math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN(), math.Inf(1),
-		math.Inf(-1), 0.1, 1.5, 123456789}
-	switch r.IntN(5) {
-	case 0:
-		return edges[r.IntN(len(edges))]
-	case 1:
-		return math.Float64frombits(r.Uint64())
-	case 2:
-		return float64(r.IntN(2000) - 1000)
-	}
-	return (r.Float64() - 0.5) * math.Pow(10, float64(r.IntN(60)-30))
 }

@@ -3,9 +3,10 @@ package jsonw
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/asofdev/asof/internal/jsonw/jsonwtest"
 )
 
 // TestAgreesWithEncodingJSON writes random strings and numbers, chosen to
@@ -22,7 +23,7 @@ func TestAgreesWithEncodingJSON(t *testing.T) {
 			t.Fatalf("case %d: string %q: %s, json.Marshal %s", i, s, got[1:], want)
 		}
 
-		f := randomFloat(r)
+		f := jsonwtest.Float(r)
 		want, err := json.Marshal(f)
 		got, ok := AppendFloat(nil, f)
 		if ok != (err == nil) || ok && !bytes.Equal(got, want) {
@@ -48,21 +49,4 @@ func randomString(r *rand.Rand) string {
 		b = append(b, byte(0x20+r.IntN(0x5f)))
 	}
 	return string(b)
-}
-
-// randomFloat returns a number of any magnitude, sometimes one of the
-// edges of json.Marshal's two forms, a negative zero, NaN or an infinity.
-func randomFloat(r *rand.Rand) float64 {
-	edges := []float64{0, math.Copysign(0, -1), 1e-6, 1e-7, 9.999999e-7, 1e21, 1e20,
-		999999999999999999999, math.MaxFloat64, math.SmallestNonzeroFloat64, math.NaN(),
-		math.Inf(1), math.Inf(-1), 0.1, 1.5, 123456789}
-	switch r.IntN(4) {
-	case 0:
-		return edges[r.IntN(len(edges))]
-	case 1:
-		return math.Float64frombits(r.Uint64())
-	case 2:
-		return float64(r.IntN(2000) - 1000)
-	}
-	return (r.Float64() - 0.5) * math.Pow(10, float64(r.IntN(60)-30))
 }
