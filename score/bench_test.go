@@ -34,7 +34,7 @@ func benchScore(b *testing.B, inproc bool) {
 	const entities = 100
 	last := benchEvents(b, f.js, entities, 20)
 	o, _ := f.startOnline(OnlineOptions{})
-	f.startService(o, ServiceOptions{})
+	f.startService(o, ServiceOptions{SnapshotConn: f.connectLike(b, inproc)})
 	f.waitSettled(o, last, false)
 
 	// The echo responder shares the service's connection.
@@ -86,7 +86,7 @@ func newBenchFixture(b *testing.B, inproc bool) *fixture {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		b.Fatal("server not ready")
 	}
-	f := &fixture{t: b, url: ns.ClientURL()}
+	f := &fixture{t: b, ns: ns, url: ns.ClientURL()}
 	if inproc {
 		f.nc, err = nats.Connect("", nats.InProcessServer(ns))
 		if err != nil {
@@ -101,6 +101,20 @@ func newBenchFixture(b *testing.B, inproc bool) *fixture {
 	}
 	f.setup(false)
 	return f
+}
+
+// connectLike opens another server-side connection of the fixture's kind.
+func (f *fixture) connectLike(b *testing.B, inproc bool) *nats.Conn {
+	if !inproc {
+		nc, _ := connect(b, f.url)
+		return nc
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(f.ns))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	return nc
 }
 
 // benchEvents publishes perEntity payments for each of n entities and

@@ -78,7 +78,10 @@
 // id); the handler of those subjects checks the acknowledgement and sends
 // the reply. At most Concurrency requests are in flight, between their
 // arrival and their reply; the next waits for one to finish. Score and the
-// HTTP form publish and wait in the caller's goroutine.
+// HTTP form publish and wait in the caller's goroutine. With
+// ServiceOptions.SnapshotConn, snapshots and their acknowledgements travel
+// on a connection of their own, beside requests and replies instead of
+// behind them; asof serve gives the service one.
 //
 // # Fault injection
 //

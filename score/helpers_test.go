@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/nats-io/nats-server/v2/server"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,7 +38,8 @@ func testLogger(t testing.TB) hclog.Logger {
 // ingester, and the spec and model of the demo.
 type fixture struct {
 	t     testing.TB
-	url   string // the server's client URL
+	ns    *server.Server // the server, when the fixture started it itself
+	url   string         // the server's client URL
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	l     *ledger.Ledger

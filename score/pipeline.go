@@ -55,10 +55,10 @@ type pending struct {
 
 // newPipeline subscribes to the acknowledgements of a new pipeline.
 func (s *Service) newPipeline() (*pipeline, error) {
-	pl := &pipeline{s: s, prefix: s.nc.NewInbox() + ".",
+	pl := &pipeline{s: s, prefix: s.snc.NewInbox() + ".",
 		slots: make(chan struct{}, s.opts.Concurrency), pending: make(map[string]*pending)}
 	var err error
-	if pl.acks, err = s.nc.Subscribe(pl.prefix+">", pl.acked); err != nil {
+	if pl.acks, err = s.snc.Subscribe(pl.prefix+">", pl.acked); err != nil {
 		return nil, fmt.Errorf("score: subscribe to acknowledgements: %w", err)
 	}
 	return pl, nil
@@ -125,7 +125,7 @@ func (pl *pipeline) send(p *pending) {
 	pl.pending[id] = p
 	pl.mu.Unlock()
 	p.timer.Reset(timeout)
-	if err := pl.s.nc.PublishMsg(&p.rec.msg); err != nil && pl.take(p, id) {
+	if err := pl.s.snc.PublishMsg(&p.rec.msg); err != nil && pl.take(p, id) {
 		pl.finish(p, err)
 	}
 }
@@ -173,7 +173,7 @@ func (pl *pipeline) republish(p *pending, id string) {
 		pl.mu.Unlock()
 		return
 	}
-	err := pl.s.nc.PublishMsg(&p.rec.msg)
+	err := pl.s.snc.PublishMsg(&p.rec.msg)
 	if err != nil {
 		delete(pl.pending, id)
 	}

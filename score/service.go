@@ -52,6 +52,11 @@ type ServiceOptions struct {
 	// Default 5 s.
 	PublishTimeout time.Duration
 
+	// SnapshotConn, when set, is the connection snapshots are published
+	// and acknowledged on, so that they do not queue behind requests and
+	// replies on the service's own. Default: the service's connection.
+	SnapshotConn *nats.Conn
+
 	// OnSnapshot, when set, is called with every snapshot after JetStream
 	// acknowledged it and before the reply is sent. It must be quick and
 	// safe for concurrent use. Default: none.
@@ -108,7 +113,8 @@ func (o ServiceOptions) Validate() error {
 // HTTP, and records a snapshot of every answer. It is safe for concurrent
 // use.
 type Service struct {
-	nc      *nats.Conn
+	nc      *nats.Conn // requests and replies
+	snc     *nats.Conn // snapshots and their acknowledgements
 	js      jetstream.JetStream
 	online  *Online
 	models  map[string]*served
@@ -151,7 +157,11 @@ func NewService(nc *nats.Conn, js jetstream.JetStream, online *Online, models []
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{nc: nc, js: js, online: online, models: make(map[string]*served, len(byName)),
+	snc := opts.SnapshotConn
+	if snc == nil {
+		snc = nc
+	}
+	s := &Service{nc: nc, snc: snc, js: js, online: online, models: make(map[string]*served, len(byName)),
 		unknown: newRequestCounters(m.requests, "unknown"), opts: opts,
 		log: opts.Logger.Named("score"), m: m, ids: ids,
 		records: sync.Pool{New: newRecord},
@@ -350,7 +360,7 @@ func (s *Service) publishWait(ctx context.Context, r *record) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.PublishTimeout)
 	defer cancel()
 	for try := 0; ; try++ {
-		resp, err := s.nc.RequestMsgWithContext(ctx, &r.msg)
+		resp, err := s.snc.RequestMsgWithContext(ctx, &r.msg)
 		switch {
 		case errors.Is(err, nats.ErrNoResponders):
 			err = errNoStream

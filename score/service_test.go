@@ -223,10 +223,24 @@ func TestBadRequests(t *testing.T) {
 // reply's snapshot reached the ledger, with the reply's entity and request
 // id, and that no two replies share a snapshot.
 func TestConcurrentClients(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprint("snapshot connection ", own), func(t *testing.T) {
+			testConcurrentClients(t, own)
+		})
+	}
+}
+
+// testConcurrentClients runs TestConcurrentClients with snapshots on the
+// service's connection, or on one of their own.
+func testConcurrentClients(t *testing.T, ownSnapshotConn bool) {
 	f := newFixture(t, true)
 	last := f.publish(demoEvents()...)
 	o, _ := f.startOnline(OnlineOptions{})
-	f.startService(o, ServiceOptions{})
+	var opts ServiceOptions
+	if ownSnapshotConn {
+		opts.SnapshotConn, _ = connect(t, f.url)
+	}
+	f.startService(o, opts)
 	f.waitSettled(o, last, true)
 
 	const clients, each = 16, 50

@@ -172,6 +172,8 @@ type server struct {
 	ledger   *ledger.Ledger
 	embedded *ingest.Server // nil when serve uses an existing NATS server
 	nc       *nats.Conn
+	natsOpts ingest.ConnectOptions // how nc was made, for more connections
+	snc      *nats.Conn            // the scoring service's snapshots; nil without models
 	js       jetstream.JetStream
 	reg      *prometheus.Registry
 	mux      *http.ServeMux
@@ -251,7 +253,7 @@ func (s *server) connect() error {
 	if err != nil {
 		return err
 	}
-	s.nc, s.natsURL = nc, url
+	s.nc, s.natsOpts, s.natsURL = nc, opts, url
 	if s.js, err = jetstream.New(nc); err != nil {
 		return err
 	}
@@ -301,8 +303,15 @@ func (s *server) addScoring() error {
 	if err != nil {
 		return err
 	}
+	// Snapshots and their acknowledgements get a connection of their own,
+	// so that they do not queue behind requests and replies.
+	opts := s.natsOpts
+	opts.Name = "asof-snapshots"
+	if s.snc, err = ingest.Connect(opts); err != nil {
+		return err
+	}
 	svc, err := score.NewService(s.nc, s.js, s.online, models, score.ServiceOptions{
-		Registerer: s.reg, Logger: s.log})
+		SnapshotConn: s.snc, Registerer: s.reg, Logger: s.log})
 	if err != nil {
 		return err
 	}
@@ -372,6 +381,9 @@ func (s *server) close() error {
 	var errs []error
 	if s.httpLn != nil {
 		_ = s.httpLn.Close()
+	}
+	if s.snc != nil {
+		s.snc.Close()
 	}
 	if s.nc != nil {
 		s.nc.Close()
