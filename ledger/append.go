@@ -242,12 +242,15 @@ func (w *writer) next() uint64 {
 	return w.seq
 }
 
-// probe asks the filter about every key of the batch in one pass, before
-// the batch is written: the questions are independent, so their cache
-// misses overlap instead of following one another.
-func (w *writer) probe() {
-	for i := range w.probes {
-		w.probes[i].maybe = false
+// probe hashes the n keys that key appends, the dedup or snapshot-id keys
+// of a batch's records, and asks the filter about all of them in one pass,
+// before the batch is written: the questions are independent, so their
+// cache misses overlap instead of following one another.
+func (w *writer) probe(n int, key func(b []byte, i int) []byte) {
+	w.probes = w.probes[:0]
+	for i := range n {
+		w.key = key(w.key[:0], i)
+		w.probes = append(w.probes, probe{hash: xxhash.Sum64(w.key)})
 	}
 	w.l.filter.mayHaveHashes(w.probes)
 }
@@ -297,11 +300,7 @@ const parallelMin = 64
 // one pass, then it writes their log records while another goroutine builds
 // and sorts their entity index entries.
 func (w *writer) events(es []Event) error {
-	for i := range es {
-		w.key = appendDedupKey(w.key[:0], &es[i])
-		w.probes = append(w.probes, probe{hash: xxhash.Sum64(w.key)})
-	}
-	w.probe()
+	w.probe(len(es), func(b []byte, i int) []byte { return appendDedupKey(b, &es[i]) })
 	w.stored = w.stored[:0]
 	firstSeq := w.seq + 1
 	for i := range es {
@@ -363,12 +362,7 @@ func (w *writer) entityEntries(es []Event, first uint64) {
 }
 
 func (w *writer) snapshots(ss []Snapshot) error {
-	w.probes = w.probes[:0]
-	for i := range ss {
-		w.key = appendSnapIDKey(w.key[:0], ss[i].ID)
-		w.probes = append(w.probes, probe{hash: xxhash.Sum64(w.key)})
-	}
-	w.probe()
+	w.probe(len(ss), func(b []byte, i int) []byte { return appendSnapIDKey(b, ss[i].ID) })
 	for i := range ss {
 		s := &ss[i]
 		w.key = appendSnapIDKey(w.key[:0], s.ID)

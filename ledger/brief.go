@@ -50,8 +50,7 @@ func (r EntityReader) Briefs(entity string, after, until time.Time) iter.Seq2[*B
 			b Brief
 			e Event // the general decoder's event, for uncommon values
 		)
-		view := r.v
-		iterateIn(r.l, view, lo, hi, func(k, v []byte) (bool, error) {
+		iterateIn(r.l, r.v, lo, hi, func(k, v []byte) (bool, error) {
 			_, t, ok := splitKeyBits(k)
 			if !ok {
 				return false, &CorruptionError{Kind: "key", Key: clone(k),
@@ -153,15 +152,6 @@ func decodeBrief(v []byte, p *projection, b *Brief) (keep, done bool) {
 	b.BrokerSeq = bseq
 	b.Set, b.Number, b.Finite = set, number, finite
 	return true, true
-}
-
-// cutShort cuts a string of a one-byte length off the front of b, when ok
-// and there is one, and reports whether there was.
-func cutShort(b []byte, ok bool) (rest, s []byte, _ bool) {
-	if !ok || len(b) == 0 || b[0] >= 0x80 || int(b[0]) >= len(b) {
-		return b, nil, false
-	}
-	return b[1+b[0]:], b[1 : 1+b[0]], true
 }
 
 // brief fills b's value-derived parts from e, an event decoded through p,

@@ -96,14 +96,3 @@ func (f *keyFilter) mayHaveHashes(ps []probe) {
 		}
 	}
 }
-
-// mayHaveHash reports whether the key with xxhash64 h may have been added;
-// false is certain.
-func (f *keyFilter) mayHaveHash(h uint64) bool {
-	for _, g := range f.gens {
-		if g.has(h) {
-			return true
-		}
-	}
-	return false
-}

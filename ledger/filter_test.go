@@ -20,9 +20,14 @@ func TestKeyFilter(t *testing.T) {
 	if len(f.gens) < 2 {
 		t.Fatalf("%d generations after %d keys, want more than one", len(f.gens), n)
 	}
-	for _, h := range added {
-		if !f.mayHaveHash(h) {
-			t.Fatalf("key %x was added but the filter says no", h)
+	ps := make([]probe, len(added))
+	for i, h := range added {
+		ps[i].hash = h
+	}
+	f.mayHaveHashes(ps)
+	for _, p := range ps {
+		if !p.maybe {
+			t.Fatalf("key %x was added but the filter says no", p.hash)
 		}
 	}
 

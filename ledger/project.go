@@ -52,10 +52,8 @@ func (p Projection) compile() *projection {
 
 // typ returns the wanted type spelled b, if b is one.
 func (p *projection) typ(b []byte) (string, bool) {
-	for _, t := range p.types {
-		if string(b) == t {
-			return t, true
-		}
+	if i := p.typIndex(b); i >= 0 {
+		return p.types[i], true
 	}
 	return "", false
 }
@@ -133,6 +131,15 @@ func (r EntityReader) EventsInWindow(from, to string,
 	return r.l.entityIterWindow(r.v, lo, hi, window, r.p)
 }
 
+// cutShort cuts a string of a one-byte length off the front of b, when ok
+// and there is one, and reports whether there was.
+func cutShort(b []byte, ok bool) (rest, s []byte, _ bool) {
+	if !ok || len(b) == 0 || b[0] >= 0x80 || int(b[0]) >= len(b) {
+		return b, nil, false
+	}
+	return b[1+b[0]:], b[1 : 1+b[0]], true
+}
+
 // decodeProjected is the common case of decodeEntityValue for a projected
 // scan, in one pass over the value with few calls: every string length and
 // the field count fit in one byte, and every value kind is known. For
@@ -148,19 +155,12 @@ func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done 
 		return false, false
 	}
 	b := v[16+n:]
-	// str cuts a string of a one-byte length off the front of b.
-	str := func() ([]byte, bool) {
-		if len(b) == 0 || b[0] >= 0x80 || int(b[0]) >= len(b) {
-			return nil, false
-		}
-		s := b[1 : 1+b[0]]
-		b = b[1+b[0]:]
-		return s, true
-	}
-	stream, ok1 := str()
-	id, ok2 := str()
-	typ, ok3 := str()
-	if !ok1 || !ok2 || !ok3 || len(b) == 0 || b[0] >= 0x80 {
+	var stream, id, typ []byte
+	ok := true
+	b, stream, ok = cutShort(b, ok)
+	b, id, ok = cutShort(b, ok)
+	b, typ, ok = cutShort(b, ok)
+	if !ok || len(b) == 0 || b[0] >= 0x80 {
 		return false, false
 	}
 	if len(p.types) == 0 {
@@ -176,8 +176,8 @@ func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done 
 	}
 	var set uint64 // see claim
 	for range count {
-		name, ok := str()
-		if !ok || len(b) == 0 {
+		var name []byte
+		if b, name, ok = cutShort(b, true); !ok || len(b) == 0 {
 			return false, false
 		}
 		val := Value{Kind: Kind(b[0])}
@@ -191,8 +191,8 @@ func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done 
 			val.Num = math.Float64frombits(binary.BigEndian.Uint64(b))
 			b = b[8:]
 		case KindString:
-			s, ok := str()
-			if !ok {
+			var s []byte
+			if b, s, ok = cutShort(b, true); !ok {
 				return false, false
 			}
 			val.Str = d.intern(s)

@@ -127,10 +127,9 @@ func TestOutsideEqualsFull(t *testing.T) {
 			full.outside = false
 			for range rapid.IntRange(1, 6).Draw(t, "instants") {
 				at := time.Duration(rapid.IntRange(0, 260).Draw(t, "T")) * time.Minute
-				q := Query{Entity: "u1", At: t0.Add(at),
-					View:      rapid.SampledFrom([]View{Truth, Knowable, Watermark}).Draw(t, "view"),
-					Watermark: uint64(rapid.IntRange(0, len(es)).Draw(t, "W")),
-				}
+				view := rapid.SampledFrom([]View{Truth, Knowable, Watermark}).Draw(t, "view")
+				q := Query{Entity: "u1", At: t0.Add(at), View: view,
+					Watermark: uint64(rapid.IntRange(0, len(es)).Draw(t, "W"))}
 				got, err := split.Vector(q)
 				if err != nil {
 					t.Fatal(err)

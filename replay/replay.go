@@ -52,26 +52,24 @@ func ParseView(s string) (View, error) {
 // Sees reports whether an event belongs to view v as of at, given the
 // watermark w (used by the watermark view only).
 func Sees(e *ledger.Event, v View, at time.Time, w uint64) bool {
-	if e.Time.After(at) {
-		return false
-	}
-	switch v {
-	case Knowable:
-		return !e.Arrival.After(at)
-	case Watermark:
-		return !e.Arrival.After(at) && e.BrokerSeq <= w
-	}
-	return true
+	return !e.Time.After(at) && v.admits(!e.Arrival.After(at), e.BrokerSeq, w)
 }
 
 // seesBrief is Sees for an event read briefly, with at in Unix nanoseconds;
 // the scan already bounds its event time.
 func seesBrief(b *ledger.Brief, v View, at int64, w uint64) bool {
+	return v.admits(b.Arrival <= at, b.BrokerSeq, w)
+}
+
+// admits reports whether the view holds an event of event time at or
+// before the instant that had arrived by it (arrived) and has broker
+// sequence seq, for watermark w.
+func (v View) admits(arrived bool, seq, w uint64) bool {
 	switch v {
 	case Knowable:
-		return b.Arrival <= at
+		return arrived
 	case Watermark:
-		return b.Arrival <= at && b.BrokerSeq <= w
+		return arrived && seq <= w
 	}
 	return true
 }

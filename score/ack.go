@@ -105,57 +105,34 @@ func (a *ack) check(data []byte) error {
 // else, an error among them, and leaves that to json.Unmarshal.
 func parsePlainAck(p []byte) (ack, bool) {
 	var a ack
-	i := skipSpace(p, 0)
-	if i == len(p) || p[i] != '{' {
-		return a, false
-	}
-	i = skipSpace(p, i+1)
-	for {
-		key, j, ok := plainString(p, i)
-		if !ok {
-			return a, false
-		}
-		if i = skipSpace(p, j); i == len(p) || p[i] != ':' {
-			return a, false
-		}
-		i = skipSpace(p, i+1)
+	ok := plainObject(p, func(key []byte, i int) (int, bool) {
 		switch string(key) {
 		case "stream", "domain":
-			var val []byte
-			if val, i, ok = plainString(p, i); ok && string(key) == "stream" {
+			val, j, ok := plainString(p, i)
+			if ok && string(key) == "stream" {
 				a.Stream = string(val)
 			}
+			return j, ok
 		case "seq":
-			j = i
+			j := i
 			for j < len(p) && p[j] >= '0' && p[j] <= '9' {
 				j++
 			}
 			var err error
 			a.Seq, err = strconv.ParseUint(string(p[i:j]), 10, 64)
-			i, ok = j, err == nil
+			return j, err == nil
 		case "duplicate":
 			switch {
 			case len(p)-i >= 4 && string(p[i:i+4]) == "true":
-				a.Duplicate, i = true, i+4
+				a.Duplicate = true
+				return i + 4, true
 			case len(p)-i >= 5 && string(p[i:i+5]) == "false":
-				i += 5
-			default:
-				ok = false
+				return i + 5, true
 			}
-		default:
-			return a, false
 		}
-		if !ok {
-			return a, false
-		}
-		switch i = skipSpace(p, i); {
-		case i < len(p) && p[i] == '}':
-			return a, skipSpace(p, i+1) == len(p)
-		case i == len(p) || p[i] != ',':
-			return a, false
-		}
-		i = skipSpace(p, i+1)
-	}
+		return i, false
+	})
+	return a, ok
 }
 
 // truncate returns at most n bytes of b, for an error message.

@@ -35,37 +35,51 @@ func appendValue(b []byte, v feature.Value) ([]byte, bool) {
 // alike.
 func parsePlainRequest(p []byte) (Request, bool) {
 	var req Request
-	i := skipSpace(p, 0)
-	if i == len(p) || p[i] != '{' {
-		return req, false
-	}
-	if i = skipSpace(p, i+1); i < len(p) && p[i] == '}' {
-		return req, skipSpace(p, i+1) == len(p)
-	}
-	for {
-		key, j, ok := plainString(p, i)
-		if !ok {
-			return req, false
-		}
-		if i = skipSpace(p, j); i == len(p) || p[i] != ':' {
-			return req, false
-		}
-		val, j, ok := plainString(p, skipSpace(p, i+1))
+	ok := plainObject(p, func(key []byte, i int) (int, bool) {
+		val, j, ok := plainString(p, i)
 		switch {
 		case !ok:
-			return req, false
+			return i, false
 		case string(key) == "entity":
 			req.Entity = string(val)
 		case string(key) == "request_id":
 			req.RequestID = string(val)
 		default:
-			return req, false
+			return i, false
 		}
-		switch i = skipSpace(p, j); {
+		return j, true
+	})
+	return req, ok
+}
+
+// plainObject walks p, which must be one JSON object whose keys are plain
+// strings: for each key it calls value with the position of its value,
+// which reads it and returns the position after it, or false to give up.
+// It reports whether p was such an object and every value was read.
+func plainObject(p []byte, value func(key []byte, i int) (int, bool)) bool {
+	i := skipSpace(p, 0)
+	if i == len(p) || p[i] != '{' {
+		return false
+	}
+	if i = skipSpace(p, i+1); i < len(p) && p[i] == '}' {
+		return skipSpace(p, i+1) == len(p)
+	}
+	for {
+		key, j, ok := plainString(p, i)
+		if !ok {
+			return false
+		}
+		if i = skipSpace(p, j); i == len(p) || p[i] != ':' {
+			return false
+		}
+		if i, ok = value(key, skipSpace(p, i+1)); !ok {
+			return false
+		}
+		switch i = skipSpace(p, i); {
 		case i < len(p) && p[i] == '}':
-			return req, skipSpace(p, i+1) == len(p)
+			return skipSpace(p, i+1) == len(p)
 		case i == len(p) || p[i] != ',':
-			return req, false
+			return false
 		}
 		i = skipSpace(p, i+1)
 	}

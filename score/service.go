@@ -161,7 +161,8 @@ func NewService(nc *nats.Conn, js jetstream.JetStream, online *Online, models []
 	if snc == nil {
 		snc = nc
 	}
-	s := &Service{nc: nc, snc: snc, js: js, online: online, models: make(map[string]*served, len(byName)),
+	s := &Service{nc: nc, snc: snc, js: js, online: online,
+		models:  make(map[string]*served, len(byName)),
 		unknown: newRequestCounters(m.requests, "unknown"), opts: opts,
 		log: opts.Logger.Named("score"), m: m, ids: ids,
 		records: sync.Pool{New: newRecord},
