@@ -42,8 +42,8 @@ func TestKeyFilter(t *testing.T) {
 			fp++
 		}
 	}
-	if rate := float64(fp) / asked; rate > 0.003 {
-		t.Fatalf("false-positive rate %.4f at capacity, want about 0.001", rate)
+	if rate := float64(fp) / asked; rate > 0.0005 {
+		t.Fatalf("false-positive rate %.5f at capacity, want about 0.00016", rate)
 	} else {
 		t.Logf("false-positive rate %.5f at capacity", rate)
 	}
