@@ -164,7 +164,7 @@ func Run(ctx context.Context, l *ledger.Ledger, opts Options) (*Report, error) {
 
 	tallies := make([]*tally, opts.Workers)
 	for i := range tallies {
-		tallies[i] = newTally(len(a.spec.Features))
+		tallies[i] = newTally(len(a.spec.Features), opts.From)
 	}
 	points := make([]replay.Point, a.snaps.len())
 	for i := range points {
@@ -283,7 +283,7 @@ func (a *auditor) report(l *ledger.Ledger, t *tally) (*Report, error) {
 		SpecVersion: a.spec.Version, Tolerance: a.opts.Tolerance,
 		Snapshots: t.snapshots, Consistent: t.consistent, Differing: t.snapshots - t.consistent,
 		Causes: map[Cause]CauseStat{}, Features: map[string]FeatureStats{},
-		Hours: t.hoursOf(), Thresholds: *a.opts.Thresholds,
+		Hours: t.hoursOf(a.opts.From), Thresholds: *a.opts.Thresholds,
 	}
 	for i, c := range Causes {
 		r.Causes[c] = CauseStat{Snapshots: t.causes[i], Rate: rate(t.causes[i], t.snapshots)}

@@ -85,3 +85,34 @@ func TestRunSelects(t *testing.T) {
 		t.Fatalf("canceled audit returned %v", err)
 	}
 }
+
+// TestHoursFollowWindow checks that the hourly series is counted from the
+// window's start and given in its time zone, so that it lines up with a
+// night in a zone whose offset is not a whole number of hours.
+func TestHoursFollowWindow(t *testing.T) {
+	fx := loadFixture(t)
+	l := fx.build(t, parseScript(t, filepath.Join(casesDir, "late", "case.txt")))
+	ist := time.FixedZone("IST", 5*3600+1800)
+	// 09:45 UTC is 15:15 in IST: s0 and s2 at 10:30 fall in the first hour,
+	// s1 at 10:50 in the second.
+	from := day.Add(9*time.Hour + 45*time.Minute).In(ist)
+	r, err := Run(context.Background(), l,
+		Options{Spec: fx.spec, From: from, To: from.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		start     string
+		snapshots int
+	}{{"15:15+05:30", 2}, {"16:15+05:30", 1}}
+	if len(r.Hours) != len(want) {
+		t.Fatalf("%d hours, want %d: %+v", len(r.Hours), len(want), r.Hours)
+	}
+	for i, w := range want {
+		h := r.Hours[i]
+		if got := h.Start.Format("15:04Z07:00"); got != w.start || h.Snapshots != w.snapshots {
+			t.Errorf("hour %d: start %s with %d snapshots, want %s with %d",
+				i, got, h.Snapshots, w.start, w.snapshots)
+		}
+	}
+}

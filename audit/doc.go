@@ -78,8 +78,9 @@
 // # Report
 //
 // WriteReport writes report.json (counts, rates, per-feature statistics,
-// score impact, ingest gaps from ledger.Gaps, an hourly series in UTC, the
-// worst entities, thresholds, breaches and verdict), findings.jsonl (one
+// score impact, ingest gaps from ledger.Gaps, an hourly series counted from
+// the window's start and in its time zone, the worst entities, thresholds,
+// breaches and verdict), findings.jsonl (one
 // Finding per differing snapshot, by request time then id), report.md and
 // report.html (self-contained: inline CSS and SVG, no network).
 //

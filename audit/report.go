@@ -125,7 +125,9 @@ type Ingest struct {
 	Missing uint64            `json:"missing"`
 }
 
-// Hour counts one hour of request times (UTC).
+// Hour counts one hour of request times. Hours are counted from the
+// window's start, so that they line up with a night in any time zone, and
+// Start is in the zone the window's start was given in.
 type Hour struct {
 	Start     time.Time     `json:"start"`
 	Snapshots int           `json:"snapshots"`
@@ -218,7 +220,8 @@ type tally struct {
 	sumAbsDelta, maxDelta float64
 	flips                 int
 	bins                  []int
-	hours                 map[int64]*hourTally
+	from                  int64                // window start, Unix ns: hour 0 begins there
+	hours                 map[int64]*hourTally // by hours since from
 	entities              map[string]*entityTally
 	findings              []Finding
 	diffs                 []diff // scratch for compare, reused from snapshot to snapshot
@@ -243,14 +246,17 @@ type entityTally struct {
 	maxAbs    float64
 }
 
-func newTally(features int) *tally {
+// newTally returns an empty tally of a window starting at from.
+func newTally(features int, from time.Time) *tally {
 	return &tally{features: make([]featureTally, features), bins: make([]int, len(deltaEdges)-1),
-		hours: map[int64]*hourTally{}, entities: map[string]*entityTally{}}
+		from: from.UnixNano(), hours: map[int64]*hourTally{}, entities: map[string]*entityTally{}}
 }
 
+// hour returns the tally of the hour since the window's start that at lies in.
 func (t *tally) hour(at time.Time) *hourTally {
-	k := at.Unix() / 3600
-	if at.Unix()%3600 < 0 {
+	d := at.UnixNano() - t.from
+	k := d / int64(time.Hour)
+	if d%int64(time.Hour) < 0 {
 		k--
 	}
 	h := t.hours[k]
@@ -332,8 +338,9 @@ func rate(n, d int) float64 {
 	return float64(n) / float64(d)
 }
 
-// hoursOf returns the per-hour series in time order.
-func (t *tally) hoursOf() []Hour {
+// hoursOf returns the per-hour series in time order, each hour's start in
+// from's time zone; from is the window's start.
+func (t *tally) hoursOf(from time.Time) []Hour {
 	keys := make([]int64, 0, len(t.hours))
 	for k := range t.hours {
 		keys = append(keys, k)
@@ -342,7 +349,7 @@ func (t *tally) hoursOf() []Hour {
 	out := make([]Hour, 0, len(keys))
 	for _, k := range keys {
 		h := t.hours[k]
-		hr := Hour{Start: time.Unix(k*3600, 0).UTC(), Snapshots: h.snapshots,
+		hr := Hour{Start: from.Add(time.Duration(k) * time.Hour), Snapshots: h.snapshots,
 			Differing: h.differing, Rate: rate(h.differing, h.snapshots), Causes: map[Cause]int{}}
 		for i, c := range Causes {
 			hr.Causes[c] = h.causes[i]
