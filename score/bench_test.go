@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,18 +24,38 @@ import (
 // durability in the reply path is JetStream's acknowledgement.
 func BenchmarkScore(b *testing.B) {
 	for _, conn := range []string{"tcp", "inproc"} {
-		b.Run("conn="+conn, func(b *testing.B) { benchScore(b, conn == "inproc") })
+		b.Run("conn="+conn, func(b *testing.B) { benchScore(b, conn == "inproc", true) })
 	}
 }
 
+// BenchmarkScoreNoStore is BenchmarkScore in process with the snapshots
+// stream replaced by a bare responder that acknowledges each snapshot
+// without storing it, on a connection of its own: what is left of a
+// scoring call's cost without JetStream's store is its hops.
+func BenchmarkScoreNoStore(b *testing.B) { benchScore(b, true, false) }
+
 // benchScore runs the comparison with the service and the echo responder
-// connected to the server over loopback TCP, or in process.
-func benchScore(b *testing.B, inproc bool) {
+// connected to the server over loopback TCP, or in process; with store
+// false, snapshots are acknowledged without being stored.
+func benchScore(b *testing.B, inproc, store bool) {
 	f := newBenchFixture(b, inproc)
 	const entities = 100
 	last := benchEvents(b, f.js, entities, 20)
 	o, _ := f.startOnline(OnlineOptions{})
-	f.startService(o, ServiceOptions{SnapshotConn: f.connectLike(b, inproc)})
+	opts := ServiceOptions{SnapshotConn: f.connectLike(b, inproc)}
+	if !store {
+		opts.SnapshotPrefix = "unstored"
+		acker := f.connectLike(b, inproc)
+		var seq atomic.Uint64
+		sub, err := acker.Subscribe("unstored.>", func(m *nats.Msg) {
+			_ = m.Respond(fmt.Appendf(nil, `{"stream":"SNAPSHOTS","seq":%d}`, seq.Add(1)))
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
+	f.startService(o, opts)
 	f.waitSettled(o, last, false)
 
 	// The echo responder shares the service's connection.
