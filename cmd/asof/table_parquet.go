@@ -24,7 +24,7 @@ const parquetRowGroup = 64 << 10
 // boolean.
 type parquetWriter struct {
 	f       *os.File
-	w       *parquet.Writer
+	w       *parquet.GenericWriter[any]
 	kinds   []feature.Kind
 	buf     []parquet.Row
 	pending int
@@ -35,7 +35,7 @@ func newParquetWriter(f *os.File, cols []column) (*parquetWriter, error) {
 	for i, c := range cols {
 		w.kinds[i] = c.kind
 	}
-	w.w = parquet.NewWriter(f, parquetSchema(cols))
+	w.w = parquet.NewGenericWriter[any](f, parquetSchema(cols))
 	return w, nil
 }
 
