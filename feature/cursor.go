@@ -7,10 +7,11 @@ import (
 
 // Cursor computes the vectors of one State at non-decreasing instants,
 // moving each window forward instead of recomputing it: over a sweep, each
-// event enters and leaves each window once. A Cursor reads its State; it
-// notices when the State changes (Apply, ApplyAll, Prune) or when an instant
-// goes backwards, and then starts over, so it is always correct and only
-// fast when used as a sweep. Like the State, it is not safe for concurrent
+// event enters and leaves each window once. A Cursor reads its State (the
+// one it was made from, or the one Reset points it at); it notices when the
+// State changes (Apply, any load, Prune, Reset) or when an instant goes
+// backwards, and then starts over, so it is always correct and only fast
+// when used as a sweep. Like the State, it is not safe for concurrent
 // use.
 type Cursor struct {
 	s    *State

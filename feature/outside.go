@@ -65,13 +65,7 @@ func (s *Spec) Outside() bool {
 // 0 when none is bounded. An event at or before an instant minus it is in
 // no bounded window of that instant.
 func (s *Spec) BoundedHorizon() time.Duration {
-	var h int64
-	for _, p := range s.plans {
-		if p.bounded {
-			h = max(h, p.window)
-		}
-	}
-	return time.Duration(h)
+	return time.Duration(s.horizon) // an unbounded feature's window is 0
 }
 
 // Reset empties o for a new query with spec, keeping its memory.
@@ -195,11 +189,13 @@ func (c *Cursor) AtOutside(at time.Time, o *Outside) Vector {
 	v := c.At(at)
 	v.Count += o.count
 	v.Digest += o.digest
+	// An unbounded window also holds the events o used and did not keep. A
+	// first or last that used any holds its kept candidate too, so only a
+	// count's result changes with the number.
 	for _, i := range o.unbounded {
+		w := &c.wins[i]
 		v.Skipped[i] += o.skipped[i]
-		if c.s.spec.plans[i].agg == AggCount {
-			v.Values[i] = Number(float64(c.wins[i].used + o.used[i]))
-		}
+		v.Values[i] = w.acc.result(c.s.es, w.used+o.used[i])
 	}
 	return v
 }

@@ -10,8 +10,9 @@ import (
 
 // State is one entity's fold state: the deduplicated events of the types the
 // spec reads, in canonical order. Vectors are computed from it on demand, for
-// any instant. Apply, ApplyAll and Prune need exclusive access; Vector and
-// VectorsAt only read the State, so an RWMutex lets them run together.
+// any instant. Apply, ApplyAll, ApplyUnique, a Loader, Prune and Reset need
+// exclusive access; Vector and VectorsAt only read the State, so an RWMutex
+// lets them run together.
 type State struct {
 	spec *Spec
 	es   []entry          // canonical order
@@ -19,8 +20,8 @@ type State struct {
 	keys map[string]keyAt // dedup key -> the held event's position in the order
 	gen  uint64           // bumped by every change, so cursors notice
 
-	// keysStale is set by ApplyUnique, which skips the key index; the next
-	// Apply or Prune rebuilds it first.
+	// keysStale is set by a load that skips the key index (ApplyUnique, a
+	// Loader); the next Apply, ApplyAll or Prune rebuilds it first.
 	keysStale bool
 
 	// block holds the field values of the entries the last load into an
@@ -99,9 +100,7 @@ func (s *State) ApplyAll(events []Event) int {
 // duplicate check, which is most of the cost of loading; given a duplicate
 // it would hold both copies.
 func (s *State) ApplyUnique(events []Event) int {
-	n := s.load(events, math.MaxInt64, false)
-	s.keysStale = n > 0 || s.keysStale
-	return n
+	return s.load(events, math.MaxInt64, false)
 }
 
 // ensureKeys rebuilds the key index after ApplyUnique skipped it.
@@ -134,8 +133,9 @@ func (s *State) load(events []Event, upTo int64, dedup bool) int {
 // of them: for a reader that produces an entity's events one by one and
 // reuses each one's memory for the next, such as a scan of the ledger. Add
 // copies what the fold needs of an event. The State must not be used
-// between Loader and Done, and the events' keys must be distinct from each
-// other and from those held, as for ApplyUnique.
+// between Loader and Done, except to Reset it, which abandons the load; and
+// the events' keys must be distinct from each other and from those held, as
+// for ApplyUnique.
 type Loader struct {
 	s      *State
 	before int     // entries held before the load
@@ -159,11 +159,7 @@ func (s *State) Loader() Loader { return s.loader(0) }
 func (ld *Loader) Add(e *Event) { ld.add(e, unixNanos(e.Time)) }
 
 // Done ends the load and returns how many events were added.
-func (ld *Loader) Done() int {
-	n := ld.done(false)
-	ld.s.keysStale = n > 0 || ld.s.keysStale
-	return n
-}
+func (ld *Loader) Done() int { return ld.done(false) }
 
 // loader starts a load of about n events.
 func (s *State) loader(n int) Loader {
@@ -220,6 +216,7 @@ func (ld *Loader) done(dedup bool) int {
 		slices.SortFunc(s.es, func(a, b entry) int { return compareEntries(&a, &b) })
 	}
 	if !dedup {
+		s.keysStale = true // the key index lacks the new entries
 		s.rebuildSums()
 		s.gen++
 		return len(s.es) - before
@@ -361,16 +358,10 @@ func (s *Spec) slotValue(e *Event, i int, aligned bool) Value {
 // as usable, and again as numeric when it is also a number; slots from 64 on
 // have no bits.
 func slotBits(i int, v *Value) (usable, numeric uint64) {
-	if i >= 64 {
+	if i >= 64 || !v.usable() {
 		return 0, 0
 	}
-	switch v.Kind {
-	case KindNull:
-		return 0, 0
-	case KindNumber:
-		if v.Num-v.Num != 0 { // NaN or an infinity
-			return 0, 0
-		}
+	if v.Kind == KindNumber {
 		return 1 << i, 1 << i
 	}
 	return 1 << i, 0

@@ -12,8 +12,9 @@ import (
 	"github.com/asofdev/asof/feature"
 )
 
-// All computes the vector as of at of every entity in the ledger, on view
-// (with watermark w for the watermark view), calling fn once per entity. It
+// All computes the vector as of at of every entity in the ledger that has
+// an event of a type the spec reads, on view (with watermark w for the
+// watermark view), calling fn once per entity. It
 // reads the entity index once, cut into parts of about equal size
 // (EntitySplits), a few per core: one goroutine per core takes part after
 // part, so entities reach fn in no particular order across parts. fn is

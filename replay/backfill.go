@@ -186,8 +186,8 @@ func (f *folder) knowable(spec *feature.Spec, j *entityJob[feature.Vector]) {
 // (zero-padded) and the instant in Unix nanoseconds, read once per point,
 // decide most comparisons without touching the points again; only names
 // longer than the shared prefix plus eight bytes are compared in full on a
-// tie, and Refs on a tie of entity and instant. Each core sorts a share of
-// the keys and the shares are merged.
+// tie, and Refs on a tie of entity and instant. With two cores or more, a
+// large set's two halves are sorted at once and merged.
 func sortIndexOrder(points []Point) {
 	if len(points) < 2 {
 		return
@@ -288,8 +288,9 @@ func sharedPrefix(points []Point) int {
 	return len(p)
 }
 
-// sortedOrder sorts keys, one share per core, and returns their idx
-// fields in the order the sorted shares merge into.
+// sortedOrder sorts keys, in two halves at once when they are many and
+// there are two cores, and returns their idx fields in the order the sorted
+// halves merge into.
 func sortedOrder(keys []sortKey, cmpFn func(a, b sortKey) int) []int32 {
 	const minShare = 1 << 14
 	half := len(keys)

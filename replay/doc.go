@@ -52,6 +52,8 @@
 // (one scan of the whole index when the rows name many entities, one seek
 // per entity otherwise), fold on every core, and hand results back in row
 // order, holding a bounded queue of entities. All and SweepViews read the
-// index in parts of about equal size on disk (ledger.EntitySplits), one
-// goroutine each.
+// index in parts of about equal size on disk (ledger.EntitySplits): All a
+// few parts per core, taken one after another by one goroutine per core,
+// SweepViews one part per worker. A ledger too small or too fresh to split
+// is read in one part.
 package replay

@@ -201,13 +201,11 @@ func (r *Replayer) scanParts(ps []Point, groups [][2]int, jobs chan<- viewsJob,
 func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJob,
 	fe *firstError, index map[string]int, sent []bool, from, to string) error {
 	var (
-		cur      = -1
-		name     string
-		lastType string
-		relevant bool
-		lo, hi   time.Time
-		arena    []ledger.Indexed[ledger.Event] // jobs' events are cut from it
-		start    int                            // the current entity's are arena[start:]
+		cur    = -1
+		name   string
+		lo, hi time.Time
+		arena  []ledger.Indexed[ledger.Event] // jobs' events are cut from it
+		start  int                            // the current entity's are arena[start:]
 	)
 	flush := func() {
 		if cur >= 0 && !fe.stopped.Load() {
@@ -243,12 +241,6 @@ func (r *Replayer) scanEntities(ps []Point, groups [][2]int, jobs chan<- viewsJo
 			}
 		}
 		if cur < 0 || e.Time.After(hi) || (!lo.IsZero() && !e.Time.After(lo)) {
-			continue
-		}
-		if e.Type != lastType { // types repeat: ask the spec once per change
-			lastType, relevant = e.Type, r.spec.Relevant(e.Type)
-		}
-		if !relevant {
 			continue
 		}
 		if len(arena) == cap(arena) { // a new chunk, taking the entity's events so far
@@ -287,9 +279,7 @@ func (m *multiView) entity(ps []Point, worker int, fn func(int, *ViewPoint) erro
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", entity, err)
 		}
-		if m.r.spec.Relevant(ie.Record.Type) {
-			events = append(events, ie)
-		}
+		events = append(events, ie) // the projection yields relevant types only
 	}
 	m.read = events
 	m.load(events)

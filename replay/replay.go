@@ -3,6 +3,7 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"sync"
 	"time"
 
@@ -97,13 +98,12 @@ type Replayer struct {
 	// event they keep at once.
 	folded ledger.EntityReader
 
-	// kept reads the same, for scans that keep the events they read.
-	kept ledger.EntityReader
-
-	// brief reads the same briefly, for the events outside every bounded
-	// window of a point replay, when an Outside can stand in for them
-	// (outside is then true; see feature.Outside).
-	brief   ledger.EntityReader
+	// kept reads the same, for scans that keep the events they read, and
+	// briefly (EntityReader.Briefs) the events outside every bounded window
+	// of a point replay when an Outside can stand in for them (outside is
+	// then true; see feature.Outside): the brief scan's indexes of types and
+	// fields are the projection's, the spec's own order, as Outside wants.
+	kept    ledger.EntityReader
 	outside bool
 
 	// folds holds the *fold of point replays.
@@ -113,13 +113,9 @@ type Replayer struct {
 // New returns a replayer of spec over l.
 func New(l *ledger.Ledger, spec *feature.Spec) *Replayer {
 	p := ledger.Projection{Types: spec.EventTypes(), Fields: spec.Fields()}
-	r := &Replayer{l: l, spec: spec, kept: l.EntityReader(p)}
+	r := &Replayer{l: l, spec: spec, kept: l.EntityReader(p), outside: spec.Outside()}
 	p.Reuse = true
 	r.folded = l.EntityReader(p)
-	// A brief scan's indexes of types and fields are the projection's, the
-	// spec's own order, as feature.Outside wants them.
-	p.Reuse = false
-	r.brief, r.outside = l.EntityReader(p), spec.Outside()
 	r.folds.New = func() any {
 		s := feature.NewState(spec)
 		return &fold{state: s, cursor: s.Cursor()}
@@ -166,17 +162,18 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 	// at q.At, so the state holds no later event.
 	f := r.folds.Get().(*fold)
 	defer r.folds.Put(f)
-	f.state.Reset()
+	defer f.state.Reset() // drop references to the events before the state is reused
 	load := f.state.Loader()
 	var used []ledger.Indexed[ledger.Event]
-	scan := r.folded.Events(q.Entity, r.windowStart(q.At), q.At)
+	from := r.windowStart(q.At)
+	var scan iter.Seq2[ledger.Indexed[ledger.Event], error]
 	if explain {
-		scan = r.l.EntityEvents(q.Entity, r.windowStart(q.At), q.At)
+		scan = r.l.EntityEvents(q.Entity, from, q.At)
+	} else {
+		scan = r.folded.Events(q.Entity, from, q.At)
 	}
 	for ie, err := range scan {
 		if err != nil {
-			load.Done()
-			f.state.Reset()
 			return feature.Vector{}, nil, fmt.Errorf("replay %s: %w", q.Entity, err)
 		}
 		// The projected scan yields relevant events only; the plain one
@@ -193,9 +190,7 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 		load.Add(f.conv.Transient(&ie.Record))
 	}
 	load.Done()
-	v := f.cursor.At(q.At) // the cursor starts over on the changed state
-	f.state.Reset()        // drop references to the events before the state is reused
-	return v, used, nil
+	return f.cursor.At(q.At), used, nil // the cursor starts over on the changed state
 }
 
 // vectorOutside is vector for a spec whose unbounded features are counts,
@@ -205,7 +200,6 @@ func (r *Replayer) vector(q Query, explain bool) (feature.Vector,
 func (r *Replayer) vectorOutside(q Query) (feature.Vector, error) {
 	f := r.folds.Get().(*fold)
 	defer r.folds.Put(f)
-	f.state.Reset()
 	defer f.state.Reset() // drop references to the events before the state is reused
 	f.outside.Reset(r.spec)
 	border := q.At.Add(-r.spec.BoundedHorizon())
@@ -219,7 +213,7 @@ func (r *Replayer) vectorOutside(q Query) (feature.Vector, error) {
 		return fail(err)
 	}
 	defer view.Close()
-	brief, folded := r.brief.In(view), r.folded.In(view)
+	brief, folded := r.kept.In(view), r.folded.In(view)
 	at := q.At.UnixNano()
 	for b, err := range brief.Briefs(q.Entity, time.Time{}, border) {
 		if err != nil {
@@ -233,8 +227,8 @@ func (r *Replayer) vectorOutside(q Query) (feature.Vector, error) {
 	load := f.state.Loader()
 	for _, h := range f.outside.Kept() {
 		// The events at h's instant; the one of sequence h.Seq is kept.
-		at := h.Time()
-		for ie, err := range folded.Events(q.Entity, at.Add(-1), at) {
+		t := h.Time()
+		for ie, err := range folded.Events(q.Entity, t.Add(-1), t) {
 			if err != nil {
 				return fail(err)
 			}

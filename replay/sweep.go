@@ -51,9 +51,7 @@ func (r *Replayer) sweepEntity(ps []Point, view View, fn func(Point, feature.Vec
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", entity, err)
 		}
-		if r.spec.Relevant(ie.Record.Type) {
-			events = append(events, ie.Record)
-		}
+		events = append(events, ie.Record) // the projection yields relevant types only
 	}
 	if view == Truth {
 		return r.sweepTruth(ps, events, fn)

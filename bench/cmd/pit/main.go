@@ -34,7 +34,8 @@ func main() {
 	cache := flag.Int64("cache", 1<<30, "the ledger's block cache in bytes; DuckDB holds its "+
 		"tables in memory, and the default holds the ledger's entity index likewise")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of asof's runs")
-	memprofile := flag.String("memprofile", "", "write an allocation profile of asof's runs")
+	memprofile := flag.String("memprofile", "",
+		"write an allocation profile, asof's runs sampled finely")
 	flag.Parse()
 	if err := run(c, *runs, *dir, *cache, *cpuprofile, *memprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "pit:", err)
@@ -96,7 +97,9 @@ func run(c pit.Config, runs int, dir string, cache int64, cpuprofile, memprofile
 		defer pprof.StopCPUProfile()
 	}
 	if memprofile != "" {
-		// Count only the runs' allocations: the profile is cumulative.
+		// Sample the runs' allocations more finely. The profile is
+		// cumulative: it also holds what generating the data and loading
+		// the ledger allocated, sampled at the default rate.
 		runtime.MemProfileRate = 64 << 10
 		defer writeHeapProfile(memprofile)
 	}
@@ -112,7 +115,7 @@ func run(c pit.Config, runs int, dir string, cache int64, cpuprofile, memprofile
 		el, err := l.Run(ps, replay.Truth, out)
 		cpu := cpuTime() - cpu0
 		p, before := stop()
-		peak, grew = max(peak, p), max(grew, p-min(p, before))
+		peak, grew = max(peak, p), max(grew, p-before) // the peak is never below the start
 		if err != nil {
 			return fmt.Errorf("asof backfill: %w", err)
 		}
@@ -126,8 +129,7 @@ func run(c pit.Config, runs int, dir string, cache int64, cpuprofile, memprofile
 	if bad, first := pit.Compare(duck, asof); bad > 0 {
 		return fmt.Errorf("%d of %d rows differ; first: %s", bad, len(duck), first)
 	}
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	ru := rusage()
 	fmt.Printf("agree on all %d rows\n", len(duck))
 	fmt.Printf("duckdb (%s): %s   asof: %s   asof/duckdb: %.2f\n", bestName,
 		best.Round(time.Millisecond), asofBest.Round(time.Millisecond),
@@ -138,8 +140,8 @@ func run(c pit.Config, runs int, dir string, cache int64, cpuprofile, memprofile
 	return nil
 }
 
-// writeHeapProfile writes the allocation profile to path; the runs'
-// allocations are its alloc_space and alloc_objects samples.
+// writeHeapProfile writes the allocation profile to path: its alloc_space
+// and alloc_objects samples hold the runs' allocations and those before.
 func writeHeapProfile(path string) {
 	f, err := os.Create(path)
 	if err == nil {
@@ -153,7 +155,13 @@ func writeHeapProfile(path string) {
 
 // cpuTime returns the CPU time, user and system, the process has used.
 func cpuTime() time.Duration {
+	ru := rusage()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rusage returns the process's resource usage so far.
+func rusage() syscall.Rusage {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return ru
 }
