@@ -211,12 +211,14 @@ type probe struct {
 	maybe bool
 }
 
-// writerKeep bounds the records of a batch whose memory a writer keeps for
-// the next: a rare huge batch does not hold on to its buffers.
+// writerKeep bounds the memory a writer keeps from batch to batch: once its
+// probes, one for each event and then for each snapshot of a batch, have
+// grown a capacity of more than writerKeep, it drops all its buffers before
+// the next batch, so that a rare huge batch does not hold on to them.
 const writerKeep = 1 << 14
 
-// reset readies w for a new batch of l, keeping its buffers unless the last
-// batch made them larger than a batch of writerKeep records needs.
+// reset readies w for a new batch of l, keeping its buffers unless the
+// capacity of w.probes exceeds writerKeep.
 func (w *writer) reset(l *Ledger) {
 	if cap(w.probes) > writerKeep {
 		*w = writer{}
@@ -225,7 +227,7 @@ func (w *writer) reset(l *Ledger) {
 	w.chain.reset(l.chain, l.batchSeq+1)
 	w.index.reset()
 	w.entities.reset()
-	w.probes, w.newKeys, w.newHashes = w.probes[:0], w.newKeys[:0], w.newHashes[:0]
+	w.newKeys, w.newHashes = w.newKeys[:0], w.newHashes[:0]
 	if w.seen == nil {
 		w.seen = make(map[uint64]int)
 	}
@@ -350,13 +352,11 @@ func (w *writer) logRecords(es []Event, first uint64) {
 // the first with sequence first, sorted. It touches nothing that logRecords
 // does, so the two can run at once.
 func (w *writer) entityEntries(es []Event, first uint64) {
-	var key, val []byte
 	for k, i := range w.stored {
 		e := &es[i]
-		key = appendEntityKey(w.entKey[:0], e.Entity, e.Time, first+uint64(k))
-		val = appendEntityValue(w.entVal[:0], e)
-		w.entities.add(key, val)
-		w.entKey, w.entVal = key, val
+		w.entKey = appendEntityKey(w.entKey[:0], e.Entity, e.Time, first+uint64(k))
+		w.entVal = appendEntityValue(w.entVal[:0], e)
+		w.entities.add(w.entKey, w.entVal)
 	}
 	w.entities.sort()
 }

@@ -53,8 +53,7 @@ func (r EntityReader) Briefs(entity string, after, until time.Time) iter.Seq2[*B
 		iterateIn(r.l, r.v, lo, hi, func(k, v []byte) (bool, error) {
 			_, t, ok := splitKeyBits(k)
 			if !ok {
-				return false, &CorruptionError{Kind: "key", Key: clone(k),
-					Msg: "malformed entity index key"}
+				return false, entityKeyError(k)
 			}
 			b.Seq = binary.BigEndian.Uint64(k[len(k)-8:])
 			b.Time = int64(t ^ 1<<63)
@@ -62,8 +61,7 @@ func (r EntityReader) Briefs(entity string, after, until time.Time) iter.Seq2[*B
 			if !done {
 				var err error
 				if keep, err = decodeEntityValue(v, d, &e, p); err != nil {
-					return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: b.Seq,
-						Msg: "entity index value: " + err.Error()}
+					return false, entityValueError(k, b.Seq, err)
 				}
 				if keep {
 					e.brief(p, &b)
@@ -82,30 +80,18 @@ func (r EntityReader) Briefs(entity string, after, until time.Time) iter.Seq2[*B
 // known. For anything else it reports done false, for the general decoder.
 // keep is false for an entry of a type p does not want.
 func decodeBrief(v []byte, p *projection, b *Brief) (keep, done bool) {
-	if len(v) < 17 {
+	var h shortHead
+	if !cutShortHead(v, &h) {
 		return false, false
 	}
-	bseq, n := binary.Uvarint(v[16:])
-	if n <= 0 {
-		return false, false
-	}
-	rest := v[16+n:]
-	var typ []byte
-	ok := true
-	rest, _, ok = cutShort(rest, ok) // stream
-	rest, _, ok = cutShort(rest, ok) // id
-	rest, typ, ok = cutShort(rest, ok)
-	if !ok || len(rest) == 0 || rest[0] >= 0x80 {
-		return false, false
-	}
-	b.Type = p.typIndex(typ)
+	b.Type = p.typIndex(h.typ)
 	if b.Type < 0 {
 		return false, true
 	}
-	count := int(rest[0])
-	rest = rest[1:]
+	rest := h.fields
 	var set, number, finite, claimed uint64
-	for range count {
+	var ok bool
+	for range h.count {
 		var name []byte
 		if rest, name, ok = cutShort(rest, true); !ok || len(rest) == 0 {
 			return false, false
@@ -149,7 +135,7 @@ func decodeBrief(v []byte, p *projection, b *Brief) (keep, done bool) {
 	}
 	b.Hash = binary.BigEndian.Uint64(v)
 	b.Arrival = int64(binary.BigEndian.Uint64(v[8:]) ^ 1<<63)
-	b.BrokerSeq = bseq
+	b.BrokerSeq = h.brokerSeq
 	b.Set, b.Number, b.Finite = set, number, finite
 	return true, true
 }
@@ -176,14 +162,4 @@ func (e *Event) brief(p *projection, b *Brief) {
 		}
 		b.Set |= 1 << j
 	}
-}
-
-// typIndex returns the index in p.types of the type spelled b, or -1.
-func (p *projection) typIndex(b []byte) int {
-	for i, t := range p.types {
-		if string(b) == t {
-			return i
-		}
-	}
-	return -1
 }

@@ -180,8 +180,10 @@ func (d *decoder) bytes(what string) []byte {
 // string that loses its place to another is only allocated again.
 type internTable [1024]string
 
-// fail records that the value ended too soon. Every error also empties
-// d.b, so that later reads fail without checking d.err.
+// fail records that the value ended too soon, unless an error is recorded
+// already, and empties d.b, so that later fixed-size reads fail too without
+// checking d.err. badKind empties d.b as well; an error set directly, such
+// as that of trailing bytes, does not.
 func (d *decoder) fail(what string) {
 	if d.err == nil {
 		d.err = fmt.Errorf("decode %s: %w", what, errShort)
@@ -231,16 +233,8 @@ func (d *decoder) uvarintSlow(what string) uint64 {
 	return v
 }
 
-func (d *decoder) string(what string) string {
-	n := d.uvarint(what)
-	if d.err != nil || uint64(len(d.b)) < n {
-		d.fail(what)
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
+// string reads a length-prefixed string, copied.
+func (d *decoder) string(what string) string { return string(d.bytes(what)) }
 
 func (d *decoder) time(what string) time.Time { return bitsTime(d.uint64(what)) }
 

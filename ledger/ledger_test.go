@@ -558,8 +558,8 @@ func TestConcurrentAppendsGroupCommit(t *testing.T) {
 }
 
 // TestAppendAfterHugeBatch appends a batch larger than a writer keeps the
-// memory of, then small ones with a duplicate of the big one's: the writer
-// starts afresh and nothing is lost or doubled.
+// memory of, then a small one holding a duplicate of one of the big one's
+// events: the writer starts afresh and nothing is lost or doubled.
 func TestAppendAfterHugeBatch(t *testing.T) {
 	l := openTest(t, t.TempDir())
 	defer l.Close()

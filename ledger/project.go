@@ -32,7 +32,8 @@ type Projection struct {
 
 	// Reuse lets a scan decode each event's fields into the memory of the
 	// previous event's: an event's Fields are then valid only until the
-	// scan yields the next one. For readers that copy what they keep.
+	// scan yields the next one or ends, as a later scan may decode into the
+	// same memory. For readers that copy what they keep.
 	Reuse bool
 }
 
@@ -58,11 +59,17 @@ func (p *projection) typ(b []byte) (string, bool) {
 	return "", false
 }
 
+// typIndex returns the index in p.types of the type spelled b, or -1.
+func (p *projection) typIndex(b []byte) int { return indexOf(p.types, b) }
+
 // field returns the index in p.fields of the name spelled b, or -1.
-func (p *projection) field(b []byte) int {
-	for j, f := range p.fields {
-		if string(b) == f {
-			return j
+func (p *projection) field(b []byte) int { return indexOf(p.fields, b) }
+
+// indexOf returns the index of the first of names spelled b, or -1.
+func indexOf(names []string, b []byte) int {
+	for i, name := range names {
+		if string(b) == name {
+			return i
 		}
 	}
 	return -1
@@ -119,8 +126,7 @@ func (r EntityReader) Events(entity string, after, until time.Time) iter.Seq2[In
 
 // EventsIn is Ledger.EntityEventsIn through the reader's projection.
 func (r EntityReader) EventsIn(from, to string) iter.Seq2[Indexed[Event], error] {
-	lo, hi := entityRange(from, to)
-	return r.l.entityIterWindow(r.v, lo, hi, nil, r.p)
+	return r.EventsInWindow(from, to, nil)
 }
 
 // EventsInWindow is Ledger.EntityEventsInWindow through the reader's
@@ -140,6 +146,38 @@ func cutShort(b []byte, ok bool) (rest, s []byte, _ bool) {
 	return b[1+b[0]:], b[1 : 1+b[0]], true
 }
 
+// shortHead is the start of an entity index value in the short form that
+// the one-pass decoders read, where every string length and the field
+// count fit in one byte.
+type shortHead struct {
+	brokerSeq       uint64
+	stream, id, typ []byte
+	count           int    // the number of fields
+	fields          []byte // the fields, after their count
+}
+
+// cutShortHead parses the start of v into h, and reports whether v starts
+// in the short form.
+func cutShortHead(v []byte, h *shortHead) bool {
+	if len(v) < 17 {
+		return false
+	}
+	seq, n := binary.Uvarint(v[16:])
+	if n <= 0 {
+		return false
+	}
+	b := v[16+n:]
+	ok := true
+	b, h.stream, ok = cutShort(b, ok)
+	b, h.id, ok = cutShort(b, ok)
+	b, h.typ, ok = cutShort(b, ok)
+	if !ok || len(b) == 0 || b[0] >= 0x80 {
+		return false
+	}
+	h.brokerSeq, h.count, h.fields = seq, int(b[0]), b[1:]
+	return true
+}
+
 // decodeProjected is the common case of decodeEntityValue for a projected
 // scan, in one pass over the value with few calls: every string length and
 // the field count fit in one byte, and every value kind is known. For
@@ -147,39 +185,31 @@ func cutShort(b []byte, ok bool) (rest, s []byte, _ bool) {
 // everything again, reads the value and reports any damage. keep is false
 // for an entry of a type p does not want.
 func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done bool) {
-	if len(v) < 17 || p.allFields {
-		return false, false
-	}
-	seq, n := binary.Uvarint(v[16:])
-	if n <= 0 {
-		return false, false
-	}
-	b := v[16+n:]
-	var stream, id, typ []byte
-	ok := true
-	b, stream, ok = cutShort(b, ok)
-	b, id, ok = cutShort(b, ok)
-	b, typ, ok = cutShort(b, ok)
-	if !ok || len(b) == 0 || b[0] >= 0x80 {
+	var h shortHead
+	if p.allFields || !cutShortHead(v, &h) {
 		return false, false
 	}
 	if len(p.types) == 0 {
-		e.Type = d.intern(typ)
-	} else if e.Type, keep = p.typ(typ); !keep {
+		e.Type = d.intern(h.typ)
+	} else if e.Type, keep = p.typ(h.typ); !keep {
 		return false, true
 	}
-	count := int(b[0])
-	b = b[1:]
+	b := h.fields
 	var fs []Field
 	if len(p.fields) > 0 {
 		fs = d.nullFields(p)
 	}
 	var set uint64 // see claim
-	for range count {
+	var ok bool
+	for range h.count {
 		var name []byte
 		if b, name, ok = cutShort(b, true); !ok || len(b) == 0 {
 			return false, false
 		}
+		// Whether the field is kept is settled before its value is read, so
+		// that the string value of a field not kept is passed over unread.
+		j := p.field(name)
+		kept := claim(&set, j)
 		val := Value{Kind: Kind(b[0])}
 		b = b[1:]
 		switch val.Kind {
@@ -195,7 +225,9 @@ func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done 
 			if b, s, ok = cutShort(b, true); !ok {
 				return false, false
 			}
-			val.Str = d.intern(s)
+			if kept {
+				val.Str = d.intern(s)
+			}
 		case KindBool:
 			if len(b) == 0 {
 				return false, false
@@ -205,7 +237,7 @@ func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done 
 		default:
 			return false, false
 		}
-		if j := p.field(name); claim(&set, j) {
+		if kept {
 			fs[j].Value = val
 		}
 	}
@@ -214,11 +246,11 @@ func decodeProjected(v []byte, p *projection, d *decoder, e *Event) (keep, done 
 	}
 	e.Hash = binary.BigEndian.Uint64(v)
 	e.Arrival = bitsTime(binary.BigEndian.Uint64(v[8:]))
-	e.BrokerSeq = seq
+	e.BrokerSeq = h.brokerSeq
 	if p.stream {
-		e.Stream = d.intern(stream)
+		e.Stream = d.intern(h.stream)
 	}
-	e.ID = d.ids.copy(id)
+	e.ID = d.ids.copy(h.id)
 	e.Fields = fs
 	return true, true
 }

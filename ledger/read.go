@@ -204,7 +204,9 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 // short scan, and most of its strings repeat from one to the next. The
 // interned strings are immutable and safe to share, and so are the ids
 // cut from the decoder's chunks, whose bytes are never written twice; the
-// field arena is not, and each scan gets a new one.
+// field arena is not, and each scan gets a new one. Nor is the scratch that
+// a projection with Reuse decodes fields into, which the next such scan with
+// the decoder overwrites: those fields last only as long as their scan.
 var scanDecoders = sync.Pool{New: func() any {
 	return &decoder{names: new(internTable)}
 }}
@@ -428,7 +430,9 @@ func (l *Ledger) entityIterWindow(view *View, lo, hi []byte, window EntityWindow
 
 // decodeEntityEntry rebuilds an event, less its payload, from an entity
 // index entry into ie, as much of it as p asks for (all of it when p is
-// nil). It returns false for an entry of a type p does not want.
+// nil). It returns false for an entry of a type p does not want. With p, ie
+// is not cleared between entries: it must be zero when a scan starts and
+// serve that scan only.
 //
 // prev holds the entity of the previous entry; it is reused when the entity
 // repeats and replaced when it changes.
@@ -436,18 +440,19 @@ func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection,
 	ie *Indexed[Event]) (bool, error) {
 	eb, t, seq, ok := splitKeyTimeSeq(k)
 	if !ok {
-		return false, &CorruptionError{Kind: "key", Key: clone(k),
-			Msg: "malformed entity index key"}
+		return false, entityKeyError(k)
 	}
 	if string(eb) != *prev {
 		*prev = string(eb)
 	}
 	ie.Seq = seq
 	if p != nil {
-		// The one-pass decoder sets every field but these, or reports the
-		// entry unwanted; setting them is cheaper than clearing the event.
+		// The one-pass decoder sets all of the event but its entity and
+		// time, set here, its payload and, when p does not ask for it, its
+		// stream. No decoding through p sets those last two, so they stay
+		// empty; setting two fields is cheaper than clearing the event.
 		r := &ie.Record
-		r.Entity, r.Time, r.ID, r.Stream, r.Payload = *prev, t, "", "", nil
+		r.Entity, r.Time = *prev, t
 		if keep, done := decodeProjected(v, p, d, r); done {
 			return keep, nil
 		}
@@ -455,10 +460,21 @@ func decodeEntityEntry(k, v []byte, d *decoder, prev *string, p *projection,
 	ie.Record = Event{Entity: *prev, Time: t}
 	keep, err := decodeEntityValue(v, d, &ie.Record, p)
 	if err != nil {
-		return false, &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
-			Msg: "entity index value: " + err.Error()}
+		return false, entityValueError(k, seq, err)
 	}
 	return keep, nil
+}
+
+// entityKeyError reports the malformed entity index key k.
+func entityKeyError(k []byte) error {
+	return &CorruptionError{Kind: "key", Key: clone(k), Msg: "malformed entity index key"}
+}
+
+// entityValueError reports that the entity index value under k, of the
+// record at ledger sequence seq, failed to decode with err.
+func entityValueError(k []byte, seq uint64, err error) error {
+	return &CorruptionError{Kind: "decode", Key: clone(k), Seq: seq,
+		Msg: "entity index value: " + err.Error()}
 }
 
 // decodeEntityValue reads an entity index value into e, as much of it as p

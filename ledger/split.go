@@ -24,7 +24,7 @@ func (l *Ledger) EntitySplits(n int) ([]string, error) {
 		return nil, err
 	}
 	defer l.release()
-	lo, hi := []byte{prefixEntity}, []byte{prefixEntity + 1}
+	lo, hi := entityRange("", "")
 	total, err := l.db.EstimateDiskUsage(lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: entity splits: %w", err)
@@ -62,10 +62,9 @@ func (l *Ledger) EntitySplits(n int) ([]string, error) {
 // (a data block).
 func (l *Ledger) keyAtUsage(lo, hi []byte, target uint64) ([]byte, error) {
 	a, b := keyNumber(lo), keyNumber(hi)
-	for range 8 * splitKeyLen {
-		if new(big.Int).Sub(b, a).Cmp(big.NewInt(1)) <= 0 {
-			break
-		}
+	// Each step leaves b-a at most half of it, rounded up; as b-a starts
+	// below 2^(8*splitKeyLen), the loop ends within 8*splitKeyLen steps.
+	for new(big.Int).Sub(b, a).Cmp(big.NewInt(1)) > 0 {
 		mid := new(big.Int).Rsh(new(big.Int).Add(a, b), 1)
 		used, err := l.db.EstimateDiskUsage(lo, numberKey(mid))
 		if err != nil {
