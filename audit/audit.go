@@ -283,7 +283,7 @@ func (a *auditor) report(l *ledger.Ledger, t *tally) (*Report, error) {
 		SpecVersion: a.spec.Version, Tolerance: a.opts.Tolerance,
 		Snapshots: t.snapshots, Consistent: t.consistent, Differing: t.snapshots - t.consistent,
 		Causes: map[Cause]CauseStat{}, Features: map[string]FeatureStats{},
-		Hours: t.hoursOf(a.opts.From), Thresholds: *a.opts.Thresholds,
+		Hours: t.hourSeries(), Thresholds: *a.opts.Thresholds,
 	}
 	for i, c := range Causes {
 		r.Causes[c] = CauseStat{Snapshots: t.causes[i], Rate: rate(t.causes[i], t.snapshots)}

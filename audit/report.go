@@ -220,7 +220,7 @@ type tally struct {
 	sumAbsDelta, maxDelta float64
 	flips                 int
 	bins                  []int
-	from                  int64                // window start, Unix ns: hour 0 begins there
+	from                  time.Time            // the window's start: hour 0 begins there
 	hours                 map[int64]*hourTally // by hours since from
 	entities              map[string]*entityTally
 	findings              []Finding
@@ -249,16 +249,14 @@ type entityTally struct {
 // newTally returns an empty tally of a window starting at from.
 func newTally(features int, from time.Time) *tally {
 	return &tally{features: make([]featureTally, features), bins: make([]int, len(deltaEdges)-1),
-		from: from.UnixNano(), hours: map[int64]*hourTally{}, entities: map[string]*entityTally{}}
+		from: from, hours: map[int64]*hourTally{}, entities: map[string]*entityTally{}}
 }
 
-// hour returns the tally of the hour since the window's start that at lies in.
+// hour returns the tally of the hour since the window's start that at lies
+// in. at is in the window, at or after its start: the audit reads only the
+// snapshots of [From, To).
 func (t *tally) hour(at time.Time) *hourTally {
-	d := at.UnixNano() - t.from
-	k := d / int64(time.Hour)
-	if d%int64(time.Hour) < 0 {
-		k--
-	}
+	k := int64(at.Sub(t.from) / time.Hour)
 	h := t.hours[k]
 	if h == nil {
 		h = &hourTally{}
@@ -338,9 +336,9 @@ func rate(n, d int) float64 {
 	return float64(n) / float64(d)
 }
 
-// hoursOf returns the per-hour series in time order, each hour's start in
-// from's time zone; from is the window's start.
-func (t *tally) hoursOf(from time.Time) []Hour {
+// hourSeries returns the per-hour series in time order, each hour's start in
+// the time zone of the window's start.
+func (t *tally) hourSeries() []Hour {
 	keys := make([]int64, 0, len(t.hours))
 	for k := range t.hours {
 		keys = append(keys, k)
@@ -349,7 +347,7 @@ func (t *tally) hoursOf(from time.Time) []Hour {
 	out := make([]Hour, 0, len(keys))
 	for _, k := range keys {
 		h := t.hours[k]
-		hr := Hour{Start: from.Add(time.Duration(k) * time.Hour), Snapshots: h.snapshots,
+		hr := Hour{Start: t.from.Add(time.Duration(k) * time.Hour), Snapshots: h.snapshots,
 			Differing: h.differing, Rate: rate(h.differing, h.snapshots), Causes: map[Cause]int{}}
 		for i, c := range Causes {
 			hr.Causes[c] = h.causes[i]

@@ -38,6 +38,16 @@ const (
 	publishRetryWait = 250 * time.Millisecond
 )
 
+// retryNoStream reports whether a snapshot whose publication failed with
+// err, and which has been published again retries times, is to be
+// published again publishRetryWait later, if its deadline allows: no
+// stream took it and fewer than publishRetries retries were made. Both
+// Service.publishWait and the pipeline apply it; they differ in what a
+// near deadline does (see publishWait).
+func retryNoStream(err error, retries int) bool {
+	return errors.Is(err, errNoStream) && retries < publishRetries
+}
+
 // ack is an acknowledgement as the stream writes it.
 type ack struct {
 	Stream    string    `json:"stream"`

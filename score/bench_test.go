@@ -108,23 +108,16 @@ func newBenchFixture(b *testing.B, inproc bool) *fixture {
 		b.Fatal("server not ready")
 	}
 	f := &fixture{t: b, ns: ns, url: ns.ClientURL()}
-	if inproc {
-		f.nc, err = nats.Connect("", nats.InProcessServer(ns))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(f.nc.Close)
-		if f.js, err = jetstream.New(f.nc); err != nil {
-			b.Fatal(err)
-		}
-	} else {
-		f.nc, f.js = connect(b, f.url)
+	f.nc = f.connectLike(b, inproc)
+	if f.js, err = jetstream.New(f.nc); err != nil {
+		b.Fatal(err)
 	}
 	f.setup(false)
 	return f
 }
 
-// connectLike opens another server-side connection of the fixture's kind.
+// connectLike opens a server-side connection of the fixture's kind: over
+// loopback TCP, or in process when inproc is set.
 func (f *fixture) connectLike(b *testing.B, inproc bool) *nats.Conn {
 	if !inproc {
 		nc, _ := connect(b, f.url)

@@ -12,13 +12,8 @@ func dedupKey(e *ledger.Event) string {
 	if e.ID != "" {
 		return "i:" + e.ID
 	}
-	var b [18]byte
-	b[0], b[1] = 'h', ':'
-	h := e.Hash
-	for i := 17; i >= 2; i-- {
-		b[i] = hexDigits[h&15]
-		h >>= 4
-	}
+	b := [18]byte{'h', ':'}
+	putHex16(b[2:], e.Hash)
 	return string(b[:])
 }
 

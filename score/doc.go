@@ -69,8 +69,9 @@
 // holds the id holds another message under it), an answer that is no
 // acknowledgement, or none within PublishTimeout. A snapshot that no stream
 // took (no responders) is published twice more, 250 ms apart, as package
-// jetstream does. JetStream's duplicate window and the ledger's snapshot
-// index make a republished snapshot harmless.
+// jetstream does, each time only if PublishTimeout leaves more than those
+// 250 ms. JetStream's duplicate window and the ledger's snapshot index make
+// a republished snapshot harmless.
 //
 // Over NATS no goroutine waits for an acknowledgement. The subscription's
 // goroutine reads, scores and encodes a request and publishes its snapshot

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/nats-io/nats-server/v2/server"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -155,18 +155,15 @@ func (f *fixture) startService(o *Online, opts ServiceOptions) (*Service, func()
 	if opts.Logger == nil {
 		opts.Logger = testLogger(f.t)
 	}
-	s, err := NewService(f.nc, f.js, o, []*model.Model{f.model}, opts)
+	s, err := NewService(f.nc, o, []*model.Model{f.model}, opts)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	stop := runBackground(f.t, "service", s.Run)
 	// The subscription is made by Run; a bad request answered shows it.
-	prefix := opts.SubjectPrefix
-	if prefix == "" {
-		prefix = "score"
-	}
+	subject := s.opts.SubjectPrefix + "." + f.model.Name
 	waitFor(f.t, 5*time.Second, "scoring subscription", func() bool {
-		_, err := f.nc.Request(prefix+"."+f.model.Name, []byte(`{}`), time.Second)
+		_, err := f.nc.Request(subject, []byte(`{}`), time.Second)
 		return err == nil
 	})
 	return s, stop

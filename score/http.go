@@ -29,11 +29,7 @@ func (s *Service) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	default:
 		a = s.answer(req.Context(), req.PathValue("model"), body)
 	}
-	b, err := a.appendJSON(nil)
-	if err != nil {
-		a = answer{Reply: failed(a.RequestID, CodeUnavailable, "encode reply: %v", err)}
-		b, _ = a.appendJSON(nil)
-	}
+	b := a.appendReply(nil)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(httpStatus(a.Error))
 	_, _ = w.Write(append(b, '\n'))

@@ -7,12 +7,14 @@ import (
 	"github.com/asofdev/asof/internal/jsonw"
 )
 
-// The helpers here write and read the JSON of requests and replies without
-// reflection, in the hot path of every request. Each handles the common
-// forms itself and leaves the rest to encoding/json, so that the bytes
-// written and the values read are exactly those of json.Marshal and
-// json.Unmarshal. Strings and numbers are written by package jsonw, which
-// the snapshot's encoder in package ledger shares.
+// The helpers here write and read JSON without reflection, in the hot path
+// of every request: the values of replies, requests, and through
+// plainObject and plainString also the stream's acknowledgements of
+// snapshots (parsePlainAck in ack.go). Each handles the common forms
+// itself and leaves the rest to encoding/json, so that the bytes written
+// and the values read are exactly those of json.Marshal and json.Unmarshal.
+// Strings and numbers are written by package jsonw, which the snapshot's
+// encoder in package ledger shares.
 
 // appendValue appends a feature value as json.Marshal writes Value.Any of
 // it. It reports false for a number that JSON cannot hold.

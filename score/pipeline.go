@@ -1,7 +1,6 @@
 package score
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,16 +23,19 @@ import (
 // a failure or PublishTimeout: whichever takes it out of the pending map
 // first answers it, so that it is answered once.
 type pipeline struct {
-	s      *Service
-	prefix string             // of the acknowledgements' subjects
-	acks   *nats.Subscription // on prefix + ">"
-	slots  chan struct{}      // one taken per request in flight
-	wg     sync.WaitGroup     // requests in flight
+	s        *Service
+	requests string             // SubjectPrefix + ".", before a request's model
+	prefix   string             // of the acknowledgements' subjects
+	acks     *nats.Subscription // on prefix + ">"
+	wg       sync.WaitGroup     // requests in flight
 
-	// mu guards pending, free and the pending fields it names.
+	// idle holds Concurrency entries, each a pending to reuse or nil for
+	// one not made yet: a request in flight has taken one out.
+	idle chan *pending
+
+	// mu guards pending and the pending fields it names.
 	mu      sync.Mutex
 	pending map[string]*pending // by snapshot id
-	free    []*pending          // answered, to be reused
 }
 
 // pending is one request in flight, made to be reused.
@@ -55,8 +57,11 @@ type pending struct {
 
 // newPipeline subscribes to the acknowledgements of a new pipeline.
 func (s *Service) newPipeline() (*pipeline, error) {
-	pl := &pipeline{s: s, prefix: s.snc.NewInbox() + ".",
-		slots: make(chan struct{}, s.opts.Concurrency), pending: make(map[string]*pending)}
+	pl := &pipeline{s: s, requests: s.opts.SubjectPrefix + ".", prefix: s.snc.NewInbox() + ".",
+		idle: make(chan *pending, s.opts.Concurrency), pending: make(map[string]*pending)}
+	for range s.opts.Concurrency {
+		pl.idle <- nil
+	}
 	var err error
 	if pl.acks, err = s.snc.Subscribe(pl.prefix+">", pl.acked); err != nil {
 		return nil, fmt.Errorf("score: subscribe to acknowledgements: %w", err)
@@ -71,47 +76,24 @@ func (pl *pipeline) stop() {
 	_ = pl.acks.Unsubscribe()
 }
 
-// serve takes one request: it waits for a slot while Concurrency requests
-// are in flight, then scores it and publishes its snapshot, or answers it
-// at once when it cannot be scored. The subscription calls it from one
-// goroutine.
+// serve takes one request: it waits while Concurrency requests are in
+// flight, then scores it and publishes its snapshot, or answers it at once
+// when it cannot be scored. The subscription calls it from one goroutine.
 func (pl *pipeline) serve(m *nats.Msg) {
-	pl.slots <- struct{}{}
+	p := <-pl.idle
+	if p == nil {
+		p = pl.newPending()
+	}
 	pl.wg.Add(1)
-	p := pl.get()
 	p.start, p.reply = time.Now(), m.Reply
-	if pl.begin(p, strings.TrimPrefix(m.Subject, pl.s.opts.SubjectPrefix+"."), m.Data) {
+	var ready bool
+	p.counters, p.a, ready = pl.s.begin(strings.TrimPrefix(m.Subject, pl.requests), m.Data,
+		p.rec)
+	if ready {
 		pl.send(p)
 		return
 	}
 	pl.finish(p, nil)
-}
-
-// begin reads, scores and encodes the request of model name and payload
-// into p, and reports whether its snapshot is ready to publish; if not,
-// p's answer is an error already.
-func (pl *pipeline) begin(p *pending, name string, payload []byte) (ok bool) {
-	s := pl.s
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("scoring request panicked", "model", name, "panic", r)
-			p.a, ok = answer{Reply: failed(p.a.RequestID, CodeUnavailable, "internal error")}, false
-		}
-	}()
-	sv, counters := s.lookup(name)
-	p.counters = counters
-	req, bad := s.parse(sv, name, payload)
-	if bad != nil {
-		p.a = answer{Reply: *bad}
-		return false
-	}
-	a, err := s.prepare(sv, req, p.rec)
-	if err != nil {
-		p.a = answer{Reply: failed(req.RequestID, CodeUnavailable, "%v", err)}
-		return false
-	}
-	p.a = a
-	return true
 }
 
 // send makes p pending under its snapshot id and publishes the snapshot
@@ -143,18 +125,19 @@ func (pl *pipeline) take(p *pending, id string) bool {
 }
 
 // acked handles the answer to a snapshot's publication. A snapshot no
-// stream took is published again while retries and time are left.
+// stream took is published again while retries are left and its deadline
+// is more than publishRetryWait away. An answer that comes after its
+// request was answered is not read.
 func (pl *pipeline) acked(m *nats.Msg) {
 	id := strings.TrimPrefix(m.Subject, pl.prefix)
-	err := checkAck(m)
 	pl.mu.Lock()
 	p := pl.pending[id]
-	switch {
-	case p == nil:
+	if p == nil {
 		pl.mu.Unlock()
 		return // answered already, by its deadline
-	case errors.Is(err, errNoStream) && p.retries < publishRetries &&
-		time.Until(p.deadline) > publishRetryWait:
+	}
+	err := checkAck(m)
+	if retryNoStream(err, p.retries) && time.Until(p.deadline) > publishRetryWait {
 		p.retries++
 		pl.mu.Unlock()
 		time.AfterFunc(publishRetryWait, func() { pl.republish(p, id) })
@@ -200,25 +183,19 @@ func (p *pending) expire() {
 }
 
 // finish answers p: with its answer when err is nil, else unavailable. It
-// counts the request, sends the reply and frees p and its slot.
+// counts the request, sends the reply and gives p back to idle.
 func (pl *pipeline) finish(p *pending, err error) {
 	s := pl.s
 	p.timer.Stop()
 	switch {
 	case err != nil:
-		s.log.Warn("snapshot not acknowledged", "snapshot_id", p.rec.snap.ID, "error", err)
-		p.a = answer{Reply: failed(p.a.RequestID, CodeUnavailable, "snapshot not recorded: %v",
-			err)}
+		err = s.notRecorded(p.rec, err)
+		p.a = answer{Reply: failed(p.a.RequestID, CodeUnavailable, "%v", err)}
 	case p.a.Error == nil:
 		pl.recorded(p)
 	}
 	if p.reply != "" {
-		b, err := p.a.appendJSON(p.buf[:0])
-		if err != nil {
-			p.a = answer{Reply: failed(p.a.RequestID, CodeUnavailable, "encode reply: %v", err)}
-			b, _ = p.a.appendJSON(p.buf[:0])
-		}
-		p.buf = b
+		p.buf = p.a.appendReply(p.buf[:0])
 	}
 	s.count(p.counters, p.a.Error, p.start)
 
@@ -229,8 +206,8 @@ func (pl *pipeline) finish(p *pending, err error) {
 			s.log.Warn("reply not sent", "subject", p.reply, "error", err)
 		}
 	}
-	pl.put(p)
-	<-pl.slots
+	p.a, p.reply, p.counters = answer{}, "", nil // keeping the buffers
+	pl.idle <- p
 	pl.wg.Done()
 }
 
@@ -246,26 +223,10 @@ func (pl *pipeline) recorded(p *pending) {
 	pl.s.recorded(p.rec)
 }
 
-// get returns a free pending, or a new one.
-func (pl *pipeline) get() *pending {
-	pl.mu.Lock()
-	if n := len(pl.free); n > 0 {
-		p := pl.free[n-1]
-		pl.free = pl.free[:n-1]
-		pl.mu.Unlock()
-		return p
-	}
-	pl.mu.Unlock()
+// newPending returns a new pending of pl, its timer stopped.
+func (pl *pipeline) newPending() *pending {
 	p := &pending{pl: pl, rec: newRecord().(*record)}
 	p.timer = time.AfterFunc(time.Hour, p.expire)
 	p.timer.Stop()
 	return p
-}
-
-// put frees p, keeping its buffers.
-func (pl *pipeline) put(p *pending) {
-	p.a, p.reply, p.counters = answer{}, "", nil
-	pl.mu.Lock()
-	pl.free = append(pl.free, p)
-	pl.mu.Unlock()
 }

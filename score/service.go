@@ -115,7 +115,6 @@ func (o ServiceOptions) Validate() error {
 type Service struct {
 	nc      *nats.Conn // requests and replies
 	snc     *nats.Conn // snapshots and their acknowledgements
-	js      jetstream.JetStream
 	online  *Online
 	models  map[string]*served
 	unknown *requestCounters // requests to a model not served
@@ -139,8 +138,8 @@ type served struct {
 // NewService returns a service of models over online's state. Every model
 // is checked against the online pipeline's spec; the first that does not
 // fit is refused with its file and the feature it names.
-func NewService(nc *nats.Conn, js jetstream.JetStream, online *Online, models []*model.Model,
-	opts ServiceOptions) (*Service, error) {
+func NewService(nc *nats.Conn, online *Online, models []*model.Model, opts ServiceOptions) (
+	*Service, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -161,7 +160,7 @@ func NewService(nc *nats.Conn, js jetstream.JetStream, online *Online, models []
 	if snc == nil {
 		snc = nc
 	}
-	s := &Service{nc: nc, snc: snc, js: js, online: online,
+	s := &Service{nc: nc, snc: snc, online: online,
 		models:  make(map[string]*served, len(byName)),
 		unknown: newRequestCounters(m.requests, "unknown"), opts: opts,
 		log: opts.Logger.Named("score"), m: m, ids: ids,
@@ -250,30 +249,55 @@ func (s *Service) Score(ctx context.Context, modelName string, payload []byte) R
 // view.
 func (s *Service) answer(ctx context.Context, modelName string, payload []byte) (a answer) {
 	start := time.Now()
-	sv, counters := s.lookup(modelName)
+	r := s.records.Get().(*record)
+	defer s.records.Put(r)
+	counters, a, ready := s.begin(modelName, payload, r)
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("scoring request panicked", "model", modelName, "panic", p)
-			a = answer{Reply: failed(a.RequestID, CodeUnavailable, "internal error")}
+			a = s.panicked(modelName, a.RequestID, p)
 		}
 		s.count(counters, a.Error, start)
 	}()
-
-	req, bad := s.parse(sv, modelName, payload)
-	if bad != nil {
-		return answer{Reply: *bad}
+	if !ready {
+		return a
 	}
-	r := s.records.Get().(*record)
-	defer s.records.Put(r)
-	a, err := s.prepare(sv, req, r)
-	if err == nil {
-		err = s.publishWait(ctx, r)
-	}
-	if err != nil {
-		return answer{Reply: failed(req.RequestID, CodeUnavailable, "%v", err)}
+	if err := s.publishWait(ctx, r); err != nil {
+		return answer{Reply: failed(a.RequestID, CodeUnavailable, "%v", err)}
 	}
 	s.recorded(r)
 	return a
+}
+
+// begin is the first half of answering a request to the named model, the
+// same over NATS and through Score: it looks the model up, reads and checks
+// the request in payload, scores it and encodes its snapshot into r. It
+// returns the counters the request is counted in, its answer, and whether
+// the snapshot is ready to publish; if not, the answer is an error already.
+// A panic is recovered and answered unavailable.
+func (s *Service) begin(modelName string, payload []byte, r *record) (
+	counters *requestCounters, a answer, ready bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			a, ready = s.panicked(modelName, a.RequestID, p), false
+		}
+	}()
+	sv, counters := s.lookup(modelName)
+	req, bad := s.parse(sv, modelName, payload)
+	if bad != nil {
+		return counters, answer{Reply: *bad}, false
+	}
+	a, err := s.prepare(sv, req, r)
+	if err != nil {
+		return counters, answer{Reply: failed(req.RequestID, CodeUnavailable, "%v", err)}, false
+	}
+	return counters, a, true
+}
+
+// panicked logs the panic p of a request to the named model and returns
+// the answer to it: unavailable, with requestID.
+func (s *Service) panicked(modelName, requestID string, p any) answer {
+	s.log.Error("scoring request panicked", "model", modelName, "panic", p)
+	return answer{Reply: failed(requestID, CodeUnavailable, "internal error")}
 }
 
 // lookup returns the served model of the name, nil when there is none, and
@@ -360,7 +384,7 @@ func (s *Service) prepare(sv *served, req Request, r *record) (answer, error) {
 func (s *Service) publishWait(ctx context.Context, r *record) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.PublishTimeout)
 	defer cancel()
-	for try := 0; ; try++ {
+	for retries := 0; ; retries++ {
 		resp, err := s.snc.RequestMsgWithContext(ctx, &r.msg)
 		switch {
 		case errors.Is(err, nats.ErrNoResponders):
@@ -370,7 +394,11 @@ func (s *Service) publishWait(ctx context.Context, r *record) error {
 		case err == nil:
 			err = checkAck(resp)
 		}
-		if errors.Is(err, errNoStream) && try < publishRetries {
+		if retryNoStream(err, retries) {
+			// A context that ends before the wait is over ends the
+			// publication then, with errNoStream. The pipeline instead
+			// gives up at once when no more than publishRetryWait is left
+			// before its deadline.
 			select {
 			case <-ctx.Done():
 			case <-time.After(publishRetryWait):
@@ -378,11 +406,17 @@ func (s *Service) publishWait(ctx context.Context, r *record) error {
 			}
 		}
 		if err != nil {
-			s.log.Warn("snapshot not acknowledged", "snapshot_id", r.snap.ID, "error", err)
-			return fmt.Errorf("snapshot not recorded: %w", err)
+			return s.notRecorded(r, err)
 		}
 		return nil
 	}
+}
+
+// notRecorded logs that r's snapshot was not acknowledged, for err, and
+// returns the error its request is answered unavailable with.
+func (s *Service) notRecorded(r *record, err error) error {
+	s.log.Warn("snapshot not acknowledged", "snapshot_id", r.snap.ID, "error", err)
+	return fmt.Errorf("snapshot not recorded: %w", err)
 }
 
 // recorded hands a stored snapshot to OnSnapshot, with copies of the
@@ -416,16 +450,19 @@ func newIDSource() (idSource, error) {
 func (g idSource) next(t time.Time) string {
 	var buf [48]byte
 	b := append(buf[:0], "s-0000000000000000-"...)
-	ns := uint64(t.UnixNano())
-	for i := 17; i >= 2; i-- {
-		b[i] = hexDigits[ns&15]
-		ns >>= 4
-	}
+	putHex16(b[2:18], uint64(t.UnixNano()))
 	b = append(b, g.prefix...)
 	b = append(b, '-')
 	b = strconv.AppendUint(b, g.n.Add(1), 16)
 	return string(b)
 }
 
-// hexDigits are the digits of lowercase hexadecimal, by value.
-const hexDigits = "0123456789abcdef"
+// putHex16 writes v into b[:16] as 16 lowercase hex digits.
+func putHex16(b []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	_ = b[15]
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&15]
+		v >>= 4
+	}
+}

@@ -302,7 +302,7 @@ func TestModelsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewService(f.nc, f.js, o, []*model.Model{bad}, ServiceOptions{})
+	_, err = NewService(f.nc, o, []*model.Model{bad}, ServiceOptions{})
 	if err == nil || !strings.Contains(err.Error(), "bad.yaml") ||
 		!strings.Contains(err.Error(), "nope") {
 		t.Errorf("misfit model: %v", err)
@@ -314,7 +314,7 @@ func TestModelsRefused(t *testing.T) {
 	if _, err := LoadModels([]string{"missing.yaml"}, f.spec); err == nil {
 		t.Error("missing model file accepted")
 	}
-	if _, err := NewService(f.nc, f.js, o, nil, ServiceOptions{}); err == nil {
+	if _, err := NewService(f.nc, o, nil, ServiceOptions{}); err == nil {
 		t.Error("no models accepted")
 	}
 }

@@ -100,6 +100,18 @@ func (a *answer) appendJSON(b []byte) ([]byte, error) {
 	return append(b, j...), err
 }
 
+// appendReply appends the JSON of the reply as appendJSON does. An answer
+// that cannot be encoded becomes unavailable, with the reason, and that is
+// what it appends instead.
+func (a *answer) appendReply(b []byte) []byte {
+	out, err := a.appendJSON(b)
+	if err != nil {
+		*a = answer{Reply: failed(a.RequestID, CodeUnavailable, "encode reply: %v", err)}
+		out, _ = a.appendJSON(b) // an error form always encodes
+	}
+	return out
+}
+
 // appendError appends the error form.
 func (a *answer) appendError(b []byte) []byte {
 	b = append(b, '{')

@@ -136,7 +136,7 @@ func runDemoServer(ctx context.Context, e *env, out, logLevel string,
 	}
 	fmt.Fprintf(e.stderr,
 		"asof demo: serving on %s; sending %d events/s and %d scoring requests/s for %s\n",
-		s.natsURL, plan.Rate, plan.ScoreRate, plan.Duration)
+		s.natsURL(), plan.Rate, plan.ScoreRate, plan.Duration)
 
 	sys := &demoSystem{s: s}
 	sum, err := demo.Run(ctx, sys, s.ledger, sys.settle, plan, inj, mod, out)

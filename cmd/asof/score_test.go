@@ -44,7 +44,7 @@ func scoringForTest(t *testing.T) (string, jetstream.JetStream) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	s, err := score.NewService(nc, js, o, models, score.ServiceOptions{})
+	s, err := score.NewService(nc, o, models, score.ServiceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

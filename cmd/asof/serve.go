@@ -179,7 +179,6 @@ type server struct {
 	mux      *http.ServeMux
 	http     *http.Server
 	httpLn   net.Listener
-	natsURL  string
 
 	online *score.Online // nil without --spec
 
@@ -253,7 +252,7 @@ func (s *server) connect() error {
 	if err != nil {
 		return err
 	}
-	s.nc, s.natsOpts, s.natsURL = nc, opts, url
+	s.nc, s.natsOpts = nc, opts
 	if s.js, err = jetstream.New(nc); err != nil {
 		return err
 	}
@@ -263,6 +262,10 @@ func (s *server) connect() error {
 	defer cancel()
 	return ingest.EnsureStreams(ctx, s.js, ingest.StreamConfig{})
 }
+
+// natsURL returns the URL of the NATS server, the embedded one's when serve
+// started it; clients reach it there.
+func (s *server) natsURL() string { return s.natsOpts.URL }
 
 // addComponents builds what serve runs. New components go here.
 func (s *server) addComponents() error {
@@ -310,7 +313,7 @@ func (s *server) addScoring() error {
 	if s.snc, err = ingest.Connect(opts); err != nil {
 		return err
 	}
-	svc, err := score.NewService(s.nc, s.js, s.online, models, score.ServiceOptions{
+	svc, err := score.NewService(s.nc, s.online, models, score.ServiceOptions{
 		SnapshotConn: s.snc, Registerer: s.reg, Logger: s.log})
 	if err != nil {
 		return err
@@ -348,7 +351,7 @@ func (s *server) run(ctx context.Context) error {
 		return s.http.Shutdown(sctx)
 	})
 	s.ready.Store(true)
-	s.log.Info("serving", "data", s.cfg.data, "nats_url", ingest.RedactURL(s.natsURL),
+	s.log.Info("serving", "data", s.cfg.data, "nats_url", ingest.RedactURL(s.natsURL()),
 		"embedded_nats", s.embedded != nil, "streams", "EVENTS,SNAPSHOTS,DEAD",
 		"http", s.httpLn.Addr().String())
 	return g.Wait()
@@ -358,7 +361,7 @@ func (s *server) run(ctx context.Context) error {
 // and password: clients give their credentials by flags.
 func (s *server) writeInfo() error {
 	s.infoWritten = true
-	return writeServeInfo(s.cfg.data, serveInfo{NATS: withoutUserInfo(s.natsURL),
+	return writeServeInfo(s.cfg.data, serveInfo{NATS: withoutUserInfo(s.natsURL()),
 		HTTP: s.httpLn.Addr().String(), PID: os.Getpid(), Started: time.Now().UTC()})
 }
 

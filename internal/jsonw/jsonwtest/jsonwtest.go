@@ -27,3 +27,29 @@ func Float(r *rand.Rand) float64 {
 	}
 	return (r.Float64() - 0.5) * math.Pow(10, float64(r.IntN(60)-30))
 }
+
+// oddChars are the characters and bytes at the edges of encoding/json's
+// strings: those it escapes (the quote, the backslash, <, > and &, control
+// characters with a short escape and without, the line and paragraph
+// separators), those it replaces with U+FFFD (invalid bytes, and an encoded
+// surrogate half, which are three invalid bytes to it), and those it copies
+// though they are not printable ASCII (DEL, runes of two, three and four
+// bytes, U+FFFD itself).
+var oddChars = []string{`"`, `\`, "<", ">", "&", "\x00", "\b", "\t", "\n", "\f", "\r", "\x1f",
+	"\x7f", "\u00e9", "\u65e5", "\u2028", "\u2029", "\ufffd", "\U0001F600", "\xff", "\xc3",
+	"\xed\xa0\x80"}
+
+// String returns a short string mostly of printable ASCII, sometimes with
+// one or more of the characters and bytes at the edges of encoding/json's
+// strings, apart or next to each other; sometimes it is empty.
+func String(r *rand.Rand) string {
+	b := make([]byte, 0, 16)
+	for range r.IntN(12) {
+		if r.IntN(8) == 0 {
+			b = append(b, oddChars[r.IntN(len(oddChars))]...)
+			continue
+		}
+		b = append(b, byte(0x20+r.IntN(0x5f)))
+	}
+	return string(b)
+}
