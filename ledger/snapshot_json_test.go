@@ -145,7 +145,7 @@ func (s *Snapshot) valid() bool {
 // randomSnapshot returns a snapshot whose fields are each now and then
 // empty, odd or at an edge.
 func randomSnapshot(r *rand.Rand) Snapshot {
-	str := func() string { return randomJSONString(r) }
+	str := func() string { return jsonwtest.String(r) }
 	s := Snapshot{ID: "s-" + str(), Model: "m" + str(), ModelVersion: str(),
 		SpecVersion: str(), Entity: "user:" + str(), VectorHash: r.Uint64(),
 		InputCount: r.Uint64N(1 << uint(r.IntN(64))), InputDigest: r.Uint64(),
@@ -187,20 +187,4 @@ func randomSnapshot(r *rand.Rand) Snapshot {
 		s.Vector = append(s.Vector, Field{Name: name, Value: v})
 	}
 	return s
-}
-
-// randomJSONString returns a short string mostly of plain bytes, sometimes
-// with a character JSON escapes, a multi-byte rune or an invalid byte.
-func randomJSONString(r *rand.Rand) string {
-	odd := []string{`"`, `\`, "<", ">", "&", "\x00", "\x1f", "\x7f", "\u00e9", "\u2028",
-		"\u2029", "\U0001F600", "\xff", "\xc3"}
-	b := make([]byte, 0, 16)
-	for range r.IntN(12) {
-		if r.IntN(8) == 0 {
-			b = append(b, odd[r.IntN(len(odd))]...)
-			continue
-		}
-		b = append(b, byte(0x20+r.IntN(0x5f)))
-	}
-	return string(b)
 }
