@@ -20,6 +20,8 @@ type onlineMetrics struct {
 	held          prometheus.Gauge
 	bytesPerEnt   prometheus.Gauge
 	bytesPerEvent prometheus.Gauge
+	memoHits      prometheus.Counter
+	memoMisses    prometheus.Counter
 }
 
 func newOnlineMetrics(reg prometheus.Registerer) (*onlineMetrics, error) {
@@ -56,9 +58,15 @@ func newOnlineMetrics(reg prometheus.Registerer) (*onlineMetrics, error) {
 		bytesPerEvent: g("asof_online_state_bytes_per_event",
 			"Estimated bytes of online state per held event."),
 	}
+	vectors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "asof_online_vectors_total",
+		Help: "Vectors read from the online state, by whether a memo held them (memo) " +
+			"or the windows were folded (folded).",
+	}, []string{"from"})
+	m.memoHits, m.memoMisses = vectors.WithLabelValues("memo"), vectors.WithLabelValues("folded")
 	for _, c := range []prometheus.Collector{m.applied, m.skipped, m.redelivered, m.injected,
 		m.watermark, m.lagMessages, m.lagSeconds, m.entities, m.held, m.bytesPerEnt,
-		m.bytesPerEvent} {
+		m.bytesPerEvent, vectors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -175,13 +175,14 @@ type View struct {
 // exclusively: every event applied so far arrived before the instant and
 // lies at or below the watermark, and every event at or below the
 // watermark has been applied (or skipped, or dropped by an injector).
+// The vector's slices may be shared with other views: they are not to be
+// modified.
 func (o *Online) View(entity string) (View, error) {
 	return o.viewWith(new(feature.Cursor), entity)
 }
 
-// viewWith is View computing the vector with c, which it resets: a caller
-// that keeps a cursor allocates per view only the vector's share of the
-// cursor's block of values.
+// viewWith is View computing the vector, when the entity's memo does not
+// hold it, with c, which it resets, and leaving a memo of it.
 func (o *Online) viewWith(c *feature.Cursor, entity string) (View, error) {
 	select {
 	case <-o.ready:
@@ -195,9 +196,18 @@ func (o *Online) viewWith(c *feature.Cursor, entity string) (View, error) {
 	if !ok {
 		st = o.t.empty
 	}
-	c.Reset(st)
-	return View{Entity: entity, Vector: c.At(at), Spec: o.t.spec,
-		Watermark: o.t.watermark, Empty: st.Len() == 0}, nil
+	slot := o.t.memo(entity)
+	v, ok := slot.Load().At(st, at)
+	if ok {
+		o.m.memoHits.Inc()
+	} else {
+		o.m.memoMisses.Inc()
+		c.Reset(st)
+		v = c.At(at)
+		slot.Store(c.Memo(v))
+	}
+	return View{Entity: entity, Vector: v, Spec: o.t.spec, Watermark: o.t.watermark,
+		Empty: st.Len() == 0}, nil
 }
 
 // Watermark returns the highest events stream sequence applied.

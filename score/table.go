@@ -1,6 +1,7 @@
 package score
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -28,6 +29,23 @@ type table struct {
 	watermark uint64
 	held      int // events held by all states
 	bytes     int // estimated bytes of all states
+
+	// memos holds the last vector read of some entities, each in the slot
+	// its name hashes to, so that a view of an entity asked for again
+	// before any of its events enters or leaves a window is not folded
+	// again (see feature.Memo). Views store into it under the shared lock;
+	// a memo knows its State, so one left in a slot by another entity, or
+	// by a State that changed since, is not used.
+	memos []atomic.Pointer[feature.Memo]
+}
+
+// memoSlots is how many memos a table keeps: at eight features, at most
+// about 8 MB.
+const memoSlots = 1 << 14
+
+// memo returns the slot of entity's memo.
+func (t *table) memo(entity string) *atomic.Pointer[feature.Memo] {
+	return &t.memos[xxhash.Sum64String(entity)&(memoSlots-1)]
 }
 
 func newTable(spec *feature.Spec, watermark uint64) *table {
@@ -39,7 +57,7 @@ func newTable(spec *feature.Spec, watermark uint64) *table {
 	}
 	return &table{spec: spec, empty: feature.NewState(spec), fields: len(names),
 		states: make(map[string]*feature.State), seen: make(map[uint64]struct{}),
-		watermark: watermark}
+		watermark: watermark, memos: make([]atomic.Pointer[feature.Memo], memoSlots)}
 }
 
 // take records e's dedup key and reports whether it is the first arrival.
