@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,10 +21,13 @@ import (
 // BenchmarkScore measures scoring over NATS request/reply on loopback,
 // snapshot acknowledgement included, against a bare echo responder on the
 // same server and the same kind of connection in the same run, serially
-// and with 8 clients at once. Each sub-benchmark reports p50 and p99
-// latency and requests per second; the p99 ratios of score to echo are
-// logged at the end (shown with -v). The ledger's ingester does not run: the snapshot's
-// durability in the reply path is JetStream's acknowledgement.
+// and with 8 clients at once. A relay responder (see startRelay) shows
+// what the hops of a scoring request cost without its work. The three
+// take turns within each sub-benchmark (see benchRequests), which reports
+// for each its p50 and p99 latency, requests per second and CPU per
+// request, and the p99 ratios to the echo's. The ledger's ingester does
+// not run: the snapshot's durability in the reply path is JetStream's
+// acknowledgement.
 func BenchmarkScore(b *testing.B) {
 	for _, conn := range []string{"tcp", "inproc"} {
 		b.Run("conn="+conn, func(b *testing.B) { benchScore(b, conn == "inproc", true) })
@@ -66,30 +72,19 @@ func benchScore(b *testing.B, inproc, store bool) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = sub.Unsubscribe() })
+	startRelay(b, f, inproc)
 	client, _ := connect(b, f.url)
 
 	payloads := make([][]byte, entities)
 	for i := range payloads {
 		payloads[i] = fmt.Appendf(nil, `{"entity":"user:%d","request_id":"bench"}`, i)
 	}
-	p99 := map[string]float64{}
+	targets := []benchTarget{{name: "echo", subject: "bench.echo"},
+		{name: "relay", subject: "bench.relay"}, {name: "score", subject: "score.fraud"}}
 	for _, clients := range []int{1, 8} {
-		for _, target := range []string{"echo", "score"} {
-			subject := "bench.echo"
-			if target == "score" {
-				subject = "score.fraud"
-			}
-			name := fmt.Sprintf("%s/clients=%d", target, clients)
-			b.Run(name, func(b *testing.B) {
-				p99[name] = benchRequests(b, client, subject, payloads, clients)
-			})
-		}
-	}
-	for _, c := range []int{1, 8} {
-		e, s := p99[fmt.Sprintf("echo/clients=%d", c)], p99[fmt.Sprintf("score/clients=%d", c)]
-		if e > 0 {
-			b.Logf("clients=%d: p99 score %.0f µs, echo %.0f µs, ratio %.2f", c, s, e, s/e)
-		}
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			benchRequests(b, client, targets, payloads, clients)
+		})
 	}
 }
 
@@ -157,48 +152,148 @@ func benchEvents(b *testing.B, js jetstream.JetStream, n, perEntity int) uint64 
 	return last
 }
 
-// benchRequests sends requests on subject from clients goroutines until
-// b.Loop ends, reports the latency percentiles and the rate, and returns
-// the p99 in microseconds.
-func benchRequests(b *testing.B, nc *nats.Conn, subject string, payloads [][]byte,
-	clients int) float64 {
+// benchTarget is one responder that benchRequests compares.
+type benchTarget struct {
+	name, subject string
+}
+
+// benchBlock is how many requests go to one target before the next takes
+// its turn.
+const benchBlock = 400
+
+// benchRequests sends requests from clients goroutines until b.Loop ends,
+// to each target in turn, a block of requests at a time, so that every
+// target meets the same moods of a shared machine; one op is one request.
+// It reports each target's p50 and p99 latency, requests per second and
+// CPU per request of the whole process (see processCPU), and the p99 of
+// each target after the first as a ratio to the first's.
+func benchRequests(b *testing.B, nc *nats.Conn, targets []benchTarget, payloads [][]byte,
+	clients int) {
+	type request struct {
+		target  int
+		payload []byte
+	}
 	b.ReportAllocs()
-	work := make(chan []byte)
-	lat := make([][]time.Duration, clients)
+	work := make(chan request)
+	lat := make([][][]time.Duration, clients) // by client and target
 	var wg sync.WaitGroup
 	for c := range clients {
+		lat[c] = make([][]time.Duration, len(targets))
 		wg.Go(func() {
-			for p := range work {
+			for r := range work {
 				start := time.Now()
-				m, err := nc.RequestWithContext(context.Background(), subject, p)
+				m, err := nc.RequestWithContext(context.Background(), targets[r.target].subject,
+					r.payload)
 				if err != nil || bytes.Contains(m.Data, []byte(`"error":{`)) {
-					b.Errorf("request: %v %s", err, m.Data)
+					b.Errorf("request to %s: %v %s", targets[r.target].name, err, m.Data)
 					continue
 				}
-				lat[c] = append(lat[c], time.Since(start))
+				lat[c][r.target] = append(lat[c][r.target], time.Since(start))
 			}
 		})
 	}
-	start := time.Now()
+
+	// Each block's wall and CPU time go to its target. At a change of
+	// target, requests of both are in flight for a moment.
+	wall := make([]time.Duration, len(targets))
+	cpu := make([]time.Duration, len(targets))
+	blockStart, blockCPU := time.Now(), processCPU(b)
+	endBlock := func(t int) {
+		now, used := time.Now(), processCPU(b)
+		wall[t] += now.Sub(blockStart)
+		cpu[t] += used - blockCPU
+		blockStart, blockCPU = now, used
+	}
 	i := 0
 	for b.Loop() {
-		work <- payloads[i%len(payloads)]
+		t := i / benchBlock % len(targets)
+		work <- request{t, payloads[i%len(payloads)]}
 		i++
+		if i%benchBlock == 0 {
+			endBlock(t)
+		}
 	}
 	close(work)
 	wg.Wait()
-	elapsed := time.Since(start)
+	if i%benchBlock != 0 {
+		endBlock((i - 1) / benchBlock % len(targets))
+	}
 
-	all := slices.Concat(lat...)
-	if len(all) == 0 {
-		return 0
+	p99 := make([]float64, len(targets))
+	for t, target := range targets {
+		var all []time.Duration
+		for c := range clients {
+			all = append(all, lat[c][t]...)
+		}
+		if len(all) == 0 {
+			continue
+		}
+		slices.Sort(all)
+		pct := func(p float64) float64 {
+			return float64(all[int(p*float64(len(all)-1))].Nanoseconds()) / 1e3
+		}
+		p99[t] = pct(0.99)
+		b.ReportMetric(pct(0.50), target.name+"-p50-µs")
+		b.ReportMetric(p99[t], target.name+"-p99-µs")
+		b.ReportMetric(float64(len(all))/wall[t].Seconds(), target.name+"-req/s")
+		b.ReportMetric(float64(cpu[t].Nanoseconds())/1e3/float64(len(all)),
+			target.name+"-cpu-µs/req")
 	}
-	slices.Sort(all)
-	pct := func(p float64) float64 {
-		return float64(all[int(p*float64(len(all)-1))].Nanoseconds()) / 1e3
+	for t := 1; t < len(targets); t++ {
+		if p99[0] > 0 && p99[t] > 0 {
+			b.ReportMetric(p99[t]/p99[0], targets[t].name+"/"+targets[0].name+"-p99")
+		}
 	}
-	b.ReportMetric(pct(0.50), "p50-µs")
-	b.ReportMetric(pct(0.99), "p99-µs")
-	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "req/s")
-	return pct(0.99)
+}
+
+// processCPU returns the CPU time, user and system, the process has used:
+// per request, it is what a request costs the whole process (clients,
+// server, service), which varies less from run to run than latency does
+// on a shared machine.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startRelay starts the relay responder on bench.relay: it answers each
+// request only once a second responder, on a connection of its own, has
+// answered a message it published for it, with its own connection's
+// reply subject, as the service's snapshot goes to the stream. It has the
+// hops of a scoring request and does none of its work: neither score nor
+// snapshot nor store.
+func startRelay(b *testing.B, f *fixture, inproc bool) {
+	out, acker := f.connectLike(b, inproc), f.connectLike(b, inproc)
+	subscribe := func(nc *nats.Conn, subject string, h nats.MsgHandler) {
+		sub, err := nc.Subscribe(subject, h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
+	subscribe(acker, "relayed", func(m *nats.Msg) { _ = m.Respond([]byte(`{"seq":1}`)) })
+
+	var mu sync.Mutex
+	waiting := map[uint64]string{} // reply subjects by relay number
+	var n uint64
+	prefix := out.NewInbox() + "."
+	subscribe(out, prefix+"*", func(m *nats.Msg) {
+		k, _ := strconv.ParseUint(strings.TrimPrefix(m.Subject, prefix), 10, 64)
+		mu.Lock()
+		reply := waiting[k]
+		delete(waiting, k)
+		mu.Unlock()
+		_ = f.nc.Publish(reply, m.Data)
+	})
+	subscribe(f.nc, "bench.relay", func(m *nats.Msg) {
+		mu.Lock()
+		n++
+		k := n
+		waiting[k] = m.Reply
+		mu.Unlock()
+		_ = out.PublishMsg(&nats.Msg{Subject: "relayed", Reply: prefix + strconv.FormatUint(k, 10),
+			Data: m.Data})
+	})
 }
