@@ -2,6 +2,7 @@ package score
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -21,8 +22,9 @@ import (
 // BenchmarkScore measures scoring over NATS request/reply on loopback,
 // snapshot acknowledgement included, against a bare echo responder on the
 // same server and the same kind of connection in the same run, serially
-// and with 8 clients at once. A relay responder (see startRelay) shows
-// what the hops of a scoring request cost without its work. The three
+// and with 8 clients at once. A floor responder (see startFloor) shows
+// what the hops and bytes of a scoring request cost, snapshot durability
+// included, without its work. The three
 // take turns within each sub-benchmark (see benchRequests), which reports
 // for each its p50 and p99 latency, requests per second and CPU per
 // request, and the p99 ratios to the echo's. The ledger's ingester does
@@ -72,15 +74,17 @@ func benchScore(b *testing.B, inproc, store bool) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = sub.Unsubscribe() })
-	startRelay(b, f, inproc)
 	client, _ := connect(b, f.url)
+	prefix := cmp.Or(opts.SnapshotPrefix, "snapshots")
+	record, reply := sampleExchange(b, f.nc, client, prefix)
+	startFloor(b, f, inproc, prefix+".floor", record, reply)
 
 	payloads := make([][]byte, entities)
 	for i := range payloads {
 		payloads[i] = fmt.Appendf(nil, `{"entity":"user:%d","request_id":"bench"}`, i)
 	}
 	targets := []benchTarget{{name: "echo", subject: "bench.echo"},
-		{name: "relay", subject: "bench.relay"}, {name: "score", subject: "score.fraud"}}
+		{name: "floor", subject: "bench.floor"}, {name: "score", subject: "score.fraud"}}
 	for _, clients := range []int{1, 8} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			benchRequests(b, client, targets, payloads, clients)
@@ -258,14 +262,38 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// startRelay starts the relay responder on bench.relay: it answers each
-// request only once a second responder, on a connection of its own, has
-// answered a message it published for it, with its own connection's
-// reply subject, as the service's snapshot goes to the stream. It has the
-// hops of a scoring request and does none of its work: neither score nor
-// snapshot nor store.
-func startRelay(b *testing.B, f *fixture, inproc bool) {
-	out, acker := f.connectLike(b, inproc), f.connectLike(b, inproc)
+// sampleExchange makes one scoring request with client and returns the
+// snapshot the service published for it, as sub saw it on the snapshot
+// subjects under prefix, and the reply.
+func sampleExchange(b *testing.B, sub, client *nats.Conn, prefix string) (record, reply []byte) {
+	snaps, err := sub.SubscribeSync(prefix + ".>")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = snaps.Unsubscribe() }()
+	if err := sub.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	m, err := client.Request("score.fraud", []byte(`{"entity":"user:1","request_id":"bench"}`),
+		5*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap, err := snaps.NextMsg(5 * time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return snap.Data, m.Data
+}
+
+// startFloor starts the floor responder on bench.floor. For each request
+// it publishes record, under a message id of its own, to subject, which the
+// snapshots stream stores (or, in BenchmarkScoreNoStore, the bare acker
+// answers), and once that is acknowledged it answers with reply: the
+// hops and bytes of a scoring request, snapshot durability included,
+// without its work (no vector, score or encoding).
+func startFloor(b *testing.B, f *fixture, inproc bool, subject string, record, reply []byte) {
+	out := f.connectLike(b, inproc)
 	subscribe := func(nc *nats.Conn, subject string, h nats.MsgHandler) {
 		sub, err := nc.Subscribe(subject, h)
 		if err != nil {
@@ -273,27 +301,29 @@ func startRelay(b *testing.B, f *fixture, inproc bool) {
 		}
 		b.Cleanup(func() { _ = sub.Unsubscribe() })
 	}
-	subscribe(acker, "relayed", func(m *nats.Msg) { _ = m.Respond([]byte(`{"seq":1}`)) })
-
 	var mu sync.Mutex
-	waiting := map[uint64]string{} // reply subjects by relay number
+	waiting := map[uint64]string{} // reply subjects by publication number
 	var n uint64
 	prefix := out.NewInbox() + "."
 	subscribe(out, prefix+"*", func(m *nats.Msg) {
 		k, _ := strconv.ParseUint(strings.TrimPrefix(m.Subject, prefix), 10, 64)
 		mu.Lock()
-		reply := waiting[k]
+		to := waiting[k]
 		delete(waiting, k)
 		mu.Unlock()
-		_ = f.nc.Publish(reply, m.Data)
+		if !bytes.Contains(m.Data, []byte(`"seq":`)) {
+			b.Errorf("floor: not an acknowledgement: %s", m.Data)
+		}
+		_ = f.nc.Publish(to, reply)
 	})
-	subscribe(f.nc, "bench.relay", func(m *nats.Msg) {
+	subscribe(f.nc, "bench.floor", func(m *nats.Msg) {
 		mu.Lock()
 		n++
 		k := n
 		waiting[k] = m.Reply
 		mu.Unlock()
-		_ = out.PublishMsg(&nats.Msg{Subject: "relayed", Reply: prefix + strconv.FormatUint(k, 10),
-			Data: m.Data})
+		id := "floor-" + strconv.FormatUint(k, 10)
+		_ = out.PublishMsg(&nats.Msg{Subject: subject, Reply: prefix + strconv.FormatUint(k, 10),
+			Data: record, Header: nats.Header{jetstream.MsgIDHeader: []string{id}}})
 	})
 }
