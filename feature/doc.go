@@ -117,7 +117,9 @@
 // running sums of hashes. VectorsAt and Cursor sweep non-decreasing instants,
 // each event entering and leaving each window once; Cursor.Reset moves a
 // cursor to another State with its memory, for a caller that computes one
-// vector after another of many entities. Prune drops events that
+// vector after another of many entities; a Memo keeps one vector with the
+// span of instants until an event enters or leaves a window, over which it
+// stays the vector. Prune drops events that
 // no later window can hold, for long-running online states. ApplyAll loads
 // many events with one sort; ApplyUnique and a Loader (one event at a time,
 // for a reader that reuses each event's memory) do the same for events

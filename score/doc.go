@@ -45,6 +45,12 @@
 // snapshot equals replay's watermark view as of T with that watermark, and
 // its knowable view when the pipeline has no lag.
 //
+// A view leaves a feature.Memo of its vector in a slot of the entity's
+// name hash, 16,384 slots in all, and a later view of the same State that
+// falls in the memo's span (until an event enters or leaves one of its
+// windows) takes the vector from it instead of folding the windows: the
+// vector is the same, as a memo knows its State and the State's changes.
+//
 // # Scoring
 //
 // Service answers requests on score.<model> (queue group asof-score) and
