@@ -24,12 +24,11 @@ import (
 // same server and the same kind of connection in the same run, serially
 // and with 8 clients at once. A floor responder (see startFloor) shows
 // what the hops and bytes of a scoring request cost, snapshot durability
-// included, without its work. The three
-// take turns within each sub-benchmark (see benchRequests), which reports
-// for each its p50 and p99 latency, requests per second and CPU per
-// request, and the p99 ratios to the echo's. The ledger's ingester does
-// not run: the snapshot's durability in the reply path is JetStream's
-// acknowledgement.
+// included, without its work. The three take turns within each
+// sub-benchmark (see benchRequests), which reports for each its p50 and
+// p99 latency, requests per second and CPU per request, and the p99 ratios
+// to the echo's. The ledger's ingester does not run: the snapshot's
+// durability in the reply path is JetStream's acknowledgement.
 func BenchmarkScore(b *testing.B) {
 	for _, conn := range []string{"tcp", "inproc"} {
 		b.Run("conn="+conn, func(b *testing.B) { benchScore(b, conn == "inproc", true) })
@@ -37,9 +36,9 @@ func BenchmarkScore(b *testing.B) {
 }
 
 // BenchmarkScoreNoStore is BenchmarkScore in process with the snapshots
-// stream replaced by a bare responder that acknowledges each snapshot
-// without storing it, on a connection of its own: what is left of a
-// scoring call's cost without JetStream's store is its hops.
+// stream replaced by a bare responder that acknowledges each snapshot, the
+// service's and the floor's, without storing it, on a connection of its
+// own: what is left of a scoring call's cost without JetStream's store.
 func BenchmarkScoreNoStore(b *testing.B) { benchScore(b, true, false) }
 
 // benchScore runs the comparison with the service and the echo responder
