@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -239,26 +238,16 @@ func benchRequests(b *testing.B, nc *nats.Conn, targets []benchTarget, payloads 
 		b.ReportMetric(pct(0.50), target.name+"-p50-µs")
 		b.ReportMetric(p99[t], target.name+"-p99-µs")
 		b.ReportMetric(float64(len(all))/wall[t].Seconds(), target.name+"-req/s")
-		b.ReportMetric(float64(cpu[t].Nanoseconds())/1e3/float64(len(all)),
-			target.name+"-cpu-µs/req")
+		if cpu[t] > 0 {
+			b.ReportMetric(float64(cpu[t].Nanoseconds())/1e3/float64(len(all)),
+				target.name+"-cpu-µs/req")
+		}
 	}
 	for t := 1; t < len(targets); t++ {
 		if p99[0] > 0 && p99[t] > 0 {
 			b.ReportMetric(p99[t]/p99[0], targets[t].name+"/"+targets[0].name+"-p99")
 		}
 	}
-}
-
-// processCPU returns the CPU time, user and system, the process has used:
-// per request, it is what a request costs the whole process (clients,
-// server, service), which varies less from run to run than latency does
-// on a shared machine.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // sampleExchange makes one scoring request with client and returns the
