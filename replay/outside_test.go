@@ -98,11 +98,7 @@ func genOutsideEvents(t *rapid.T) []ledger.Event {
 		}
 		es = append(es, e)
 	}
-	slices.SortStableFunc(es, func(a, b ledger.Event) int { return a.Arrival.Compare(b.Arrival) })
-	for i := range es {
-		es[i].BrokerSeq = uint64(i + 1)
-	}
-	return es
+	return inArrivalOrder(es)
 }
 
 // TestOutsideEqualsFull checks that a point replay that counts the events

@@ -44,6 +44,12 @@ func genEvents(t *rapid.T) []ledger.Event {
 			es = append(es, d)
 		}
 	}
+	return inArrivalOrder(es)
+}
+
+// inArrivalOrder sorts es by arrival and numbers them in that order, as
+// JetStream assigns broker sequences.
+func inArrivalOrder(es []ledger.Event) []ledger.Event {
 	slices.SortStableFunc(es, func(a, b ledger.Event) int { return a.Arrival.Compare(b.Arrival) })
 	for i := range es {
 		es[i].BrokerSeq = uint64(i + 1)

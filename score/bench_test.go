@@ -51,27 +51,16 @@ func benchScore(b *testing.B, inproc, store bool) {
 	opts := ServiceOptions{SnapshotConn: f.connectLike(b, inproc)}
 	if !store {
 		opts.SnapshotPrefix = "unstored"
-		acker := f.connectLike(b, inproc)
 		var seq atomic.Uint64
-		sub, err := acker.Subscribe("unstored.>", func(m *nats.Msg) {
+		benchSubscribe(b, f.connectLike(b, inproc), "unstored.>", func(m *nats.Msg) {
 			_ = m.Respond(fmt.Appendf(nil, `{"stream":"SNAPSHOTS","seq":%d}`, seq.Add(1)))
 		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = sub.Unsubscribe() })
 	}
 	f.startService(o, opts)
 	f.waitSettled(o, last, false)
 
 	// The echo responder shares the service's connection.
-	sub, err := f.nc.QueueSubscribe("bench.echo", "echo", func(m *nats.Msg) {
-		_ = m.Respond(m.Data)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = sub.Unsubscribe() })
+	benchSubscribe(b, f.nc, "bench.echo", func(m *nats.Msg) { _ = m.Respond(m.Data) })
 	client, _ := connect(b, f.url)
 	prefix := cmp.Or(opts.SnapshotPrefix, "snapshots")
 	record, reply := sampleExchange(b, f.nc, client, prefix)
@@ -282,18 +271,11 @@ func sampleExchange(b *testing.B, sub, client *nats.Conn, prefix string) (record
 // without its work (no vector, score or encoding).
 func startFloor(b *testing.B, f *fixture, inproc bool, subject string, record, reply []byte) {
 	out := f.connectLike(b, inproc)
-	subscribe := func(nc *nats.Conn, subject string, h nats.MsgHandler) {
-		sub, err := nc.Subscribe(subject, h)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = sub.Unsubscribe() })
-	}
 	var mu sync.Mutex
 	waiting := map[uint64]string{} // reply subjects by publication number
 	var n uint64
 	prefix := out.NewInbox() + "."
-	subscribe(out, prefix+"*", func(m *nats.Msg) {
+	benchSubscribe(b, out, prefix+"*", func(m *nats.Msg) {
 		k, _ := strconv.ParseUint(strings.TrimPrefix(m.Subject, prefix), 10, 64)
 		mu.Lock()
 		to := waiting[k]
@@ -304,7 +286,7 @@ func startFloor(b *testing.B, f *fixture, inproc bool, subject string, record, r
 		}
 		_ = f.nc.Publish(to, reply)
 	})
-	subscribe(f.nc, "bench.floor", func(m *nats.Msg) {
+	benchSubscribe(b, f.nc, "bench.floor", func(m *nats.Msg) {
 		mu.Lock()
 		n++
 		k := n
@@ -314,4 +296,13 @@ func startFloor(b *testing.B, f *fixture, inproc bool, subject string, record, r
 		_ = out.PublishMsg(&nats.Msg{Subject: subject, Reply: prefix + strconv.FormatUint(k, 10),
 			Data: record, Header: nats.Header{jetstream.MsgIDHeader: []string{id}}})
 	})
+}
+
+// benchSubscribe subscribes h to subject on nc until the benchmark ends.
+func benchSubscribe(b *testing.B, nc *nats.Conn, subject string, h nats.MsgHandler) {
+	sub, err := nc.Subscribe(subject, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = sub.Unsubscribe() })
 }
