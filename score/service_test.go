@@ -39,9 +39,12 @@ func demoEvents() []event {
 // time, on the knowable view and on the watermark view.
 func TestScoreMatchesReplay(t *testing.T) {
 	f := newFixture(t, true)
+	// The pipeline starts first, so that it reads the bad event from the
+	// stream: started later, it may find the ledger past it already, and
+	// rebuild without ever seeing it.
+	o, _ := f.startOnline(OnlineOptions{})
 	f.publish(demoEvents()...)
 	last := f.publishRaw("events.payment", []byte(`{"entity": "user:1", "time": 5}`)) // bad
-	o, _ := f.startOnline(OnlineOptions{})
 	var mu sync.Mutex
 	var got []string
 	f.startService(o, ServiceOptions{OnSnapshot: func(s ledger.Snapshot) {
